@@ -1,0 +1,14 @@
+"""sr_lib: super-resolution building blocks for the tutorial notebooks.
+
+Modules (each small, one job; import what you need):
+
+- ``sr_lib.data``      dataset registry, MATLAB-compatible ``imresize``, degradations, tf.data pipelines
+- ``sr_lib.metrics``   PSNR / SSIM with the standard SR evaluation protocol
+- ``sr_lib.layers``    ``PixelShuffle``, ``SubPixelConv2D`` and the ICNR initializer
+- ``sr_lib.evaluation`` run an upscaler over a benchmark and tabulate PSNR / SSIM
+- ``sr_lib.notebook``  small helpers shared by the notebooks (mode switch, seeds, recorded results)
+
+Value convention everywhere: images are float32 in [0, 1], shape (H, W, C) or (N, H, W, C).
+"""
+
+__version__ = "0.1.0"
