@@ -1,0 +1,168 @@
+"""Small helpers shared by every tutorial notebook.
+
+A notebook typically starts with::
+
+    import os
+    MODE = os.environ.get("SRFS_MODE", "demo")   # cell tagged "parameters"
+
+    from sr_lib.notebook import by_mode, get_mode, record, seed_everything
+    MODE = get_mode()                  # validate it
+    seed_everything(42)
+    EPOCHS = by_mode(MODE, smoke=1, demo=20, full=300)
+    ...
+    record("Set5 x4 bicubic PSNR-Y", psnr, unit="dB")
+
+Three run modes keep one notebook useful everywhere:
+
+- ``smoke``  seconds per notebook, for CI (``make test`` / ``make run``);
+- ``demo``   minutes on a CPU laptop, the outputs stored in the repository;
+- ``full``   the real thing, meant for a GPU (e.g. Colab).
+
+This module is imported by every notebook, so it imports nothing heavy at
+module level: keras / numpy are only imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import sys
+import time
+from typing import Any, Iterator, TypeVar
+
+__all__ = [
+    "MODES",
+    "MODE_ENV",
+    "RESULTS_ENV",
+    "get_mode",
+    "by_mode",
+    "seed_everything",
+    "record",
+    "on_colab",
+    "timer",
+]
+
+#: Valid run modes, from cheapest to most expensive.
+MODES = ("smoke", "demo", "full")
+
+#: Environment variable that selects the mode (set by the Makefile and the runner).
+MODE_ENV = "SRFS_MODE"
+
+#: Environment variable naming a JSON-lines file that ``record`` appends to
+#: (set per notebook by ``tools/run_notebooks.py``).
+RESULTS_ENV = "SRFS_RESULTS_FILE"
+
+T = TypeVar("T")
+
+
+def _check_mode(mode: str) -> str:
+    """Return ``mode`` normalised (stripped, lower case) or raise a helpful ValueError."""
+    normalised = str(mode).strip().lower()
+    if normalised not in MODES:
+        raise ValueError(
+            f"invalid mode {mode!r}: expected one of {', '.join(MODES)} "
+            f"(set the {MODE_ENV} environment variable or pass mode=...)"
+        )
+    return normalised
+
+
+def get_mode(default: str = "demo") -> str:
+    """Return the run mode from ``$SRFS_MODE`` (or ``default`` if unset/empty).
+
+    Raises ``ValueError`` listing the valid modes if the value is unknown, so
+    a typo such as ``SRFS_MODE=smok`` fails loudly instead of silently running
+    the (slow) default.
+    """
+    return _check_mode(os.environ.get(MODE_ENV) or default)
+
+
+def by_mode(mode: str, *, smoke: T, demo: T, full: T) -> T:
+    """Pick the value for ``mode``: ``by_mode(MODE, smoke=1, demo=20, full=300)``.
+
+    All three values are keyword-only and required, so a notebook can never
+    forget to say what the cheap CI run should do.
+    """
+    return {"smoke": smoke, "demo": demo, "full": full}[_check_mode(mode)]
+
+
+def seed_everything(seed: int = 42) -> int:
+    """Seed Python ``random``, NumPy and the Keras backend (TensorFlow) for repeatability.
+
+    ``keras.utils.set_random_seed`` already seeds all three; ``random`` is
+    seeded here too so the helper still does something useful before keras is
+    importable (e.g. in a docs build). Returns ``seed`` for convenient printing.
+    Note: bit-exact results on GPU additionally need deterministic ops, which
+    we do not force because they slow training down.
+    """
+    random.seed(seed)
+    import keras  # lazy: importing keras/TensorFlow takes seconds
+
+    keras.utils.set_random_seed(seed)
+    return seed
+
+
+def _to_jsonable(value: Any) -> Any:
+    """Convert numpy / tensor scalars and small arrays to plain Python for ``json``."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "numpy") and callable(value.numpy):  # eager tf / keras tensors
+        value = value.numpy()
+    if hasattr(value, "tolist"):  # numpy scalars (.tolist() == .item()) and arrays
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _to_jsonable(v) for k, v in value.items()}
+    raise TypeError(
+        f"record() needs a JSON-serialisable value, got {type(value).__name__}: {value!r}"
+    )
+
+
+def record(name: str, value: T, *, unit: str = "", notebook: str | None = None) -> T:
+    """Record a key figure of the notebook and return ``value`` unchanged.
+
+    ``record("Set5 x4 bicubic PSNR-Y", 28.42, unit="dB")``
+
+    When ``$SRFS_RESULTS_FILE`` is set (the notebook runner does this), a JSON
+    line ``{"name", "value", "unit"[, "notebook"]}`` is appended to that file so
+    the runner can show it in its summary table. Outside the runner it is a
+    no-op, so notebooks can call it unconditionally. The value is converted
+    (and validated) even then, so a non-serialisable value fails in
+    interactive use too, not only in CI.
+    """
+    entry: dict[str, Any] = {"name": str(name), "value": _to_jsonable(value), "unit": str(unit)}
+    if notebook is not None:
+        entry["notebook"] = str(notebook)
+    line = json.dumps(entry, allow_nan=True)
+    path = os.environ.get(RESULTS_ENV)
+    if path:
+        # Append + one write per line: several records (even from several
+        # processes) never clobber each other.
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    return value
+
+
+def on_colab() -> bool:
+    """True when running inside Google Colab (used to pick data paths / install hints)."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+@contextlib.contextmanager
+def timer(label: str = "elapsed", *, verbose: bool = True) -> Iterator[dict[str, float]]:
+    """Time a block: ``with timer("training") as t: ...``; then ``t["seconds"]``.
+
+    Prints ``training: 12.3 s`` on exit unless ``verbose=False``.
+    """
+    result = {"seconds": 0.0}
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result["seconds"] = time.perf_counter() - start
+        if verbose:
+            print(f"{label}: {result['seconds']:.1f} s")

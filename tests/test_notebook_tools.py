@@ -1,0 +1,165 @@
+"""Tests for ``sr_lib.notebook`` (notebook helpers) and ``tools/run_notebooks.py`` (runner)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sr_lib import notebook as snb
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- get_mode / by_mode
+def test_get_mode_default_and_env(monkeypatch):
+    monkeypatch.delenv("SRFS_MODE", raising=False)
+    assert snb.get_mode() == "demo"
+    assert snb.get_mode(default="full") == "full"
+    monkeypatch.setenv("SRFS_MODE", "smoke")
+    assert snb.get_mode() == "smoke"
+    monkeypatch.setenv("SRFS_MODE", " Full ")  # forgiving about case / whitespace
+    assert snb.get_mode() == "full"
+
+
+def test_get_mode_invalid_lists_valid_modes(monkeypatch):
+    monkeypatch.setenv("SRFS_MODE", "smok")
+    with pytest.raises(ValueError, match="smoke, demo, full"):
+        snb.get_mode()
+
+
+def test_by_mode():
+    assert [snb.by_mode(m, smoke=1, demo=2, full=3) for m in snb.MODES] == [1, 2, 3]
+    with pytest.raises(ValueError, match="invalid mode 'gpu'"):
+        snb.by_mode("gpu", smoke=1, demo=2, full=3)
+    with pytest.raises(TypeError):  # all three values are required, keyword-only
+        snb.by_mode("demo", smoke=1, demo=2)
+
+
+# --------------------------------------------------------------------------- record
+def test_record_without_results_file_is_passthrough(monkeypatch):
+    monkeypatch.delenv("SRFS_RESULTS_FILE", raising=False)
+    value = np.float32(1.5)
+    assert snb.record("x", value) is value
+
+
+def test_record_appends_json_lines(monkeypatch, tmp_path):
+    path = tmp_path / "results.jsonl"
+    monkeypatch.setenv("SRFS_RESULTS_FILE", str(path))
+    psnr = np.float32(28.42)
+    assert snb.record("Set5 x4 bicubic PSNR-Y", psnr, unit="dB") is psnr
+    assert snb.record("params", np.int64(1234), notebook="02_espcn") == 1234
+    assert snb.record("shape", np.array([2, 3])).tolist() == [2, 3]
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0] == {"name": "Set5 x4 bicubic PSNR-Y", "value": pytest.approx(28.42, abs=1e-5), "unit": "dB"}
+    assert lines[1] == {"name": "params", "value": 1234, "unit": "", "notebook": "02_espcn"}
+    assert type(lines[1]["value"]) is int
+    assert lines[2]["value"] == [2, 3]
+
+
+def test_record_rejects_unserialisable(monkeypatch, tmp_path):
+    monkeypatch.setenv("SRFS_RESULTS_FILE", str(tmp_path / "r.jsonl"))
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        snb.record("bad", object())
+
+
+def test_seed_everything_is_repeatable():
+    import random
+
+    draws = []
+    for _ in range(2):
+        assert snb.seed_everything(123) == 123
+        draws.append((random.random(), float(np.random.rand())))
+    assert draws[0] == draws[1]
+
+
+def test_on_colab_false_here(monkeypatch):
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    assert snb.on_colab() is False
+
+
+def test_timer(capsys):
+    with snb.timer("block") as t:
+        pass
+    assert t["seconds"] >= 0
+    assert "block:" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- runner, end to end
+def _make_notebook(path: Path, *sources: str) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('import os\nMODE = os.environ.get("SRFS_MODE", "demo")')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+# Slow-ish (a few seconds, most of this file's runtime): it starts two real Jupyter
+# kernels, one per notebook, the minimum to cover a good and a failing notebook.
+def test_runner_end_to_end(tmp_path):
+    good = _make_notebook(
+        tmp_path / "01_good.ipynb",
+        "from sr_lib.notebook import get_mode, record\n"
+        "import numpy as np\n"
+        "assert get_mode() == MODE == 'smoke'\n"
+        "record('answer', np.float64(42.5), unit='dB')",
+    )
+    bad = _make_notebook(
+        tmp_path / "02_bad.ipynb",
+        "x = 1",
+        "1 / 0",
+        "never = 'reached'",
+    )
+    out = tmp_path / "out"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("SRFS_RESULTS_FILE", None)
+    proc = subprocess.run(
+        [sys.executable, "tools/run_notebooks.py", "--mode", "smoke", "--out", str(out),
+         "--timeout", "120", str(good), str(bad)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "[1/2] 01_good.ipynb ... ok" in proc.stdout
+    assert "answer = 42.5 dB" in proc.stdout  # the summary table
+    assert "ZeroDivisionError" in proc.stdout
+
+    assert (out / "01_good.html").stat().st_size > 0
+    assert (out / "01_good.ipynb").is_file()
+    assert (out / "02_bad.ipynb").is_file()  # failed runs are kept for debugging
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mode"] == "smoke"
+    by_name = {r["name"]: r for r in summary["notebooks"]}
+    assert by_name["01_good.ipynb"]["status"] == "ok"
+    assert by_name["01_good.ipynb"]["error"] is None
+    assert by_name["01_good.ipynb"]["figures"] == [{"name": "answer", "value": 42.5, "unit": "dB"}]
+    assert by_name["02_bad.ipynb"]["status"] == "failed"
+    assert by_name["02_bad.ipynb"]["error"]["cell_index"] == 2
+    assert by_name["02_bad.ipynb"]["error"]["ename"] == "ZeroDivisionError"
+    assert "division by zero" in by_name["02_bad.ipynb"]["error"]["evalue"]
+
+    # The executed copy holds the outputs, the source is untouched (no --in-place).
+    import nbformat
+
+    executed = nbformat.read(out / "01_good.ipynb", as_version=4)
+    assert executed.cells[1].execution_count is not None
+    assert nbformat.read(good, as_version=4).cells[1].execution_count is None
+
+
+def test_runner_no_notebooks_is_an_error(tmp_path):
+    # Cheap (no kernel): a missing notebook fails before anything runs.
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools/run_notebooks.py"), str(tmp_path / "nope.ipynb")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "not found" in proc.stderr
