@@ -1,0 +1,121 @@
+"""Tests for sr_lib.data.pipeline: shapes, aligned crops/augmentation, determinism, input checks."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sr_lib.data.degrade import bicubic_downscale
+from sr_lib.data.pipeline import make_dataset, random_crop_pair, random_flip_rotate_pair
+
+SCALE = 2
+
+
+def _nearest_pairs(sizes, channels=3, seed=0):
+    """Random LR images and HR = nearest-neighbour upsampling, so every aligned HR patch equals the
+    upsampled LR patch exactly and any misaligned crop or mismatched flip/rotation breaks that."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for height, width in sizes:
+        lr = rng.random((height, width, channels), dtype=np.float32)
+        pairs.append((lr, np.repeat(np.repeat(lr, SCALE, axis=0), SCALE, axis=1)))
+    return pairs
+
+
+def _upsample_batch(lr_batch):
+    return np.repeat(np.repeat(lr_batch, SCALE, axis=1), SCALE, axis=2)
+
+
+def test_shapes_and_dtypes_with_bicubic_pairs():
+    rng = np.random.default_rng(0)
+    pairs = []
+    for size in [(40, 36), (34, 50), (48, 48)]:
+        hr = rng.random(size + (3,), dtype=np.float32)
+        pairs.append((bicubic_downscale(hr, SCALE), hr))
+    dataset = make_dataset(pairs, scale=SCALE, lr_patch=8, batch_size=4)
+    assert dataset.element_spec[0].shape == (4, 8, 8, 3)
+    assert dataset.element_spec[1].shape == (4, 16, 16, 3)
+    for lr_batch, hr_batch in dataset.take(2):
+        assert lr_batch.dtype == tf.float32 and hr_batch.dtype == tf.float32
+        assert lr_batch.shape == (4, 8, 8, 3) and hr_batch.shape == (4, 16, 16, 3)
+        assert 0 <= float(tf.reduce_min(lr_batch)) and float(tf.reduce_max(hr_batch)) <= 1
+
+
+def test_crops_and_augmentation_are_aligned():
+    pairs = _nearest_pairs([(12, 15), (10, 10), (20, 11)])
+    lr_patches = []
+    for lr_batch, hr_batch in make_dataset(pairs, scale=SCALE, lr_patch=6, batch_size=8, seed=3).take(6):
+        np.testing.assert_array_equal(_upsample_batch(lr_batch.numpy()), hr_batch.numpy())
+        lr_patches.extend(lr_batch.numpy())
+    # The test only means something if crops and transforms actually vary.
+    assert len({patch.tobytes() for patch in lr_patches}) > 30
+
+
+def test_flip_rotate_covers_all_eight_transforms_aligned():
+    (lr, hr), = _nearest_pairs([(4, 4)], channels=1)
+    outcomes = set()
+    for seed in range(64):
+        lr_out, hr_out = random_flip_rotate_pair(lr, hr, seed)
+        np.testing.assert_array_equal(_upsample_batch(lr_out.numpy()[None])[0], hr_out.numpy())
+        outcomes.add(lr_out.numpy().tobytes())
+    assert len(outcomes) == 8
+
+
+def test_random_crop_pair_eager_non_square():
+    (lr, hr), = _nearest_pairs([(9, 14)])
+    positions = set()
+    for seed in range(40):
+        lr_crop, hr_crop = random_crop_pair(lr, hr, 5, SCALE, tf.constant([seed, 1]))
+        assert lr_crop.shape == (5, 5, 3) and hr_crop.shape == (10, 10, 3)
+        np.testing.assert_array_equal(_upsample_batch(lr_crop.numpy()[None])[0], hr_crop.numpy())
+        positions.add(lr_crop.numpy()[0, 0, 0])
+    assert len(positions) > 10
+
+
+def test_same_seed_same_first_batch():
+    pairs = _nearest_pairs([(12, 15), (10, 10), (20, 11)])
+
+    def first_batch(seed):
+        lr_batch, hr_batch = next(iter(make_dataset(pairs, scale=SCALE, lr_patch=6, batch_size=3, seed=seed)))
+        return lr_batch.numpy(), hr_batch.numpy()
+
+    a, b, c = first_batch(5), first_batch(5), first_batch(6)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_whole_images_without_patch():
+    pairs = _nearest_pairs([(6, 6), (6, 6)], channels=1)
+    dataset = make_dataset(pairs, scale=SCALE, batch_size=2, repeat=False, shuffle=False, augment=False)
+    batches = list(dataset)
+    assert len(batches) == 1
+    np.testing.assert_array_equal(batches[0][0].numpy(), np.stack([lr for lr, _ in pairs]))
+    with pytest.raises(ValueError, match="equal image sizes"):
+        make_dataset(_nearest_pairs([(6, 6), (6, 8)]), scale=SCALE, batch_size=2)
+
+
+def test_too_small_image_names_its_size():
+    pairs = _nearest_pairs([(12, 12), (5, 9)])
+    with pytest.raises(ValueError, match=r"pair 1 \('tiny.png'\).*5x9.*8x8"):
+        make_dataset(pairs, scale=SCALE, lr_patch=8, names=["big.png", "tiny.png"])
+
+
+def test_mismatched_scale():
+    pairs = _nearest_pairs([(8, 8), (8, 8)])
+    with pytest.raises(ValueError, match=r"pair 0 HR is 16x16.*x scale 3"):
+        make_dataset(pairs, scale=3, lr_patch=4)
+    lr, hr = pairs[1]
+    with pytest.raises(ValueError, match="pair 1"):
+        make_dataset([pairs[0], (lr, hr[:-1])], scale=SCALE, lr_patch=4)
+
+
+def test_other_input_checks():
+    (lr, hr), = _nearest_pairs([(8, 8)])
+    with pytest.raises(ValueError, match="channels"):
+        make_dataset([(lr, hr), (lr[..., :1], hr[..., :1])], scale=SCALE, lr_patch=4)
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        make_dataset([(lr * 255, hr * 255)], scale=SCALE, lr_patch=4)
+    with pytest.raises(TypeError, match="uint8"):
+        make_dataset([(lr.astype(np.uint8), hr.astype(np.uint8))], scale=SCALE, lr_patch=4)
+    with pytest.raises(ValueError, match="empty"):
+        make_dataset([], scale=SCALE)
