@@ -1,0 +1,248 @@
+"""A registry of the project's named datasets, resolved offline first.
+
+Every file of every dataset is listed in ``manifest.tsv`` (shipped with the package) with its path,
+size, sha256 and pinned upstream URL. A dataset is looked up, in order, in
+
+1. ``$SRFS_DATA_DIR`` (an offline mirror with the same layout; CI points it at ``../shared/data``),
+2. the download cache ``$SRFS_CACHE_DIR`` (default ``~/.cache/srfs``),
+3. the upstream URLs, downloaded into the cache with the sha256 checked — only when downloads are
+   allowed (``SRFS_OFFLINE`` unset) and the network answers.
+
+If none of these work, :class:`DatasetUnavailableError` names the dataset, a URL, and the variable to set.
+Downloading is its own function (:func:`download`); nothing else in the library touches the network.
+
+DIV2K (800 + 100 2K images, several GB) is not in the manifest: full-mode notebooks load it through
+``tensorflow-datasets`` (:func:`load_div2k`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+__all__ = [
+    "RemoteFile",
+    "Dataset",
+    "DatasetUnavailableError",
+    "DATASETS",
+    "cache_dir",
+    "is_available",
+    "fetch",
+    "download",
+    "file_sha256",
+    "load_div2k",
+]
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A dataset is neither in the mirror nor in the cache, and could not be downloaded."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str  # relative to the data root, e.g. "sr/Set5/image_SRF_4/img_001_SRF_4_HR.png"
+    size: int
+    sha256: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    prefix: str  # folder under the data root
+    description: str
+    licence: str
+    files: tuple[RemoteFile, ...]
+
+
+def _read_manifest() -> list[RemoteFile]:
+    text = resources.files("sr_lib.data").joinpath("manifest.tsv").read_text()
+    rows = csv.DictReader(text.splitlines(), delimiter="\t")
+    return [RemoteFile(r["path"], int(r["bytes"]), r["sha256"], r["upstream_url"]) for r in rows]
+
+
+_DESCRIPTIONS = {
+    "Set5": ("sr/Set5/", "Set5 benchmark (Bevilacqua et al. 2012): HR + MATLAB-bicubic LR at x2/x3/x4",
+             "academic benchmark, research use"),
+    "Set14": ("sr/Set14/", "Set14 benchmark (Zeyde et al. 2010): HR + MATLAB-bicubic LR at x2/x3/x4",
+              "academic benchmark, research use"),
+    "T91": ("sr/T91/", "T91 training images (Yang et al. 2010), 91 PNG", "Apache-2.0 (TF-ESPCN repository)"),
+    "face_clips": ("faces/videos/", "two single-person talking-head clips (d6.mp4, d14.mp4), 30 fps",
+                   "MIT (LivePortrait repository); teaching/testing only, label swapped output as synthetic"),
+    "dlib_faces": ("faces/dlib_landmarks/", "11 photos with 68-point ground-truth landmarks (dlib examples)",
+                   "Boost 1.0 (dlib); photos mostly PASCAL VOC, research use"),
+}
+
+
+def _build_registry() -> dict[str, Dataset]:
+    files = _read_manifest()
+    registry = {}
+    for name, (prefix, description, licence) in _DESCRIPTIONS.items():
+        members = tuple(f for f in files if f.path.startswith(prefix))
+        registry[name] = Dataset(name, prefix, description, licence, members)
+    return registry
+
+
+DATASETS: dict[str, Dataset] = _build_registry()
+
+
+def _dataset(name: str) -> Dataset:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; registered: {', '.join(DATASETS)}") from None
+
+
+def cache_dir() -> Path:
+    """Download cache: ``$SRFS_CACHE_DIR`` or ``~/.cache/srfs``."""
+    return Path(os.environ.get("SRFS_CACHE_DIR", Path.home() / ".cache" / "srfs")).expanduser()
+
+
+def _mirror_dir() -> Path | None:
+    value = os.environ.get("SRFS_DATA_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# Files whose checksum was verified in this process; hashing 30 MB again on every call is waste.
+_VERIFIED: set[tuple[str, float, int]] = set()
+
+
+def _verify(path: Path, expected: RemoteFile) -> None:
+    stat = path.stat()
+    key = (str(path), stat.st_mtime, stat.st_size)
+    if key in _VERIFIED:
+        return
+    actual = file_sha256(path)
+    if actual != expected.sha256:
+        raise DatasetUnavailableError(
+            f"{path} is corrupt: sha256 {actual} differs from the registry's {expected.sha256} "
+            f"(upstream {expected.url}). Delete it, or restore the mirror, and try again."
+        )
+    _VERIFIED.add(key)
+
+
+def _complete_root(dataset: Dataset, root: Path | None) -> bool:
+    return root is not None and all((root / f.path).is_file() for f in dataset.files)
+
+
+def is_available(name: str) -> bool:
+    """True if the dataset is complete in the mirror or the cache (no download, no checksum)."""
+    dataset = _dataset(name)
+    return any(_complete_root(dataset, root) for root in (_mirror_dir(), cache_dir()))
+
+
+def _downloads_allowed() -> bool:
+    return os.environ.get("SRFS_OFFLINE", "").strip().lower() not in ("1", "true", "yes")
+
+
+def download(remote: RemoteFile, destination: Path, *, timeout: float = 60.0) -> Path:
+    """Download one file to ``destination``, verify its sha256, and move it into place atomically."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=destination.parent, delete=False, suffix=".part") as tmp:
+        tmp_path = Path(tmp.name)
+        try:
+            with urllib.request.urlopen(remote.url, timeout=timeout) as response:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    digest.update(block)
+                    tmp.write(block)
+        except BaseException:
+            tmp.close()
+            tmp_path.unlink(missing_ok=True)
+            raise
+    if digest.hexdigest() != remote.sha256:
+        tmp_path.unlink(missing_ok=True)
+        raise DatasetUnavailableError(
+            f"download of {remote.url} has sha256 {digest.hexdigest()}, expected {remote.sha256}; "
+            "the upstream file changed or the transfer was corrupted. Nothing was saved."
+        )
+    shutil.move(str(tmp_path), destination)
+    return destination
+
+
+def fetch(name: str, *, verify: bool = True, progress: bool = True) -> Path:
+    """Local root folder under which every file of dataset ``name`` exists (see the module docstring).
+
+    Returns ``root`` such that ``root / "sr/Set5/..."`` are the dataset's files.
+
+    Raises:
+        KeyError: unknown dataset name.
+        DatasetUnavailableError: not in the mirror or cache and not downloadable here, or a file's
+            checksum is wrong.
+    """
+    dataset = _dataset(name)
+    mirror = _mirror_dir()
+    for root in (mirror, cache_dir()):
+        if _complete_root(dataset, root):
+            if verify:
+                for remote in dataset.files:
+                    _verify(root / remote.path, remote)
+            return root
+
+    root = cache_dir()
+    missing = [f for f in dataset.files if not (root / f.path).is_file()]
+    where = f"SRFS_DATA_DIR={mirror}" if mirror else "SRFS_DATA_DIR is not set"
+    hint = (
+        f"Dataset {name!r} ({dataset.description}) is not available: {where}, cache {root} is incomplete "
+        f"({len(missing)} of {len(dataset.files)} files missing, e.g. {missing[0].url}). "
+        "Set SRFS_DATA_DIR to a folder holding the mirror (layout like "
+        f"'{dataset.files[0].path}'), or run once on a machine with internet."
+    )
+    if not _downloads_allowed():
+        raise DatasetUnavailableError(hint + " Downloads are switched off (SRFS_OFFLINE is set).")
+    iterator = missing
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(missing, desc=f"downloading {name}", unit="file")
+    try:
+        for remote in iterator:
+            download(remote, root / remote.path)
+    except (urllib.error.URLError, OSError, TimeoutError) as error:
+        raise DatasetUnavailableError(f"{hint} The download failed: {error}") from error
+    if verify:
+        for remote in dataset.files:
+            _verify(root / remote.path, remote)
+    return root
+
+
+def load_div2k(split: str = "train", scale: int = 4, *, data_dir: str | None = None):
+    """DIV2K (Agustsson & Timofte 2017) as a ``tf.data.Dataset`` of (lr, hr) uint8 pairs via tfds.
+
+    Only for full mode: the bicubic track is several GB and ``tensorflow-datasets`` downloads it
+    (into ``data_dir``, default ``$SRFS_DATA_DIR/tensorflow_datasets`` or tfds's own default).
+    """
+    import tensorflow_datasets as tfds
+
+    if scale not in (2, 3, 4):
+        raise ValueError(f"DIV2K bicubic has scales 2, 3, 4; got {scale}")
+    if data_dir is None and _mirror_dir() is not None:
+        data_dir = str(_mirror_dir() / "tensorflow_datasets")
+    try:
+        dataset = tfds.load(
+            f"div2k/bicubic_x{scale}", split=split, data_dir=data_dir, as_supervised=True,
+            download=_downloads_allowed(),
+        )
+    except Exception as error:  # tfds raises several types for "not there and cannot download"
+        raise DatasetUnavailableError(
+            f"DIV2K bicubic x{scale} ({split}) could not be loaded through tensorflow-datasets "
+            f"(data_dir={data_dir}): {error}. It needs internet once (several GB); "
+            "demo and smoke modes do not need it."
+        ) from error
+    return dataset
