@@ -1,0 +1,182 @@
+"""Figures for the notebooks: one look for every comparison of images in the course.
+
+Super-resolution is judged by eye as much as by PSNR, and the differences that matter (aliasing,
+ringing, blur, invented texture) are a few pixels wide. So the course shows images side by side,
+each panel with a title, and the same small region zoomed in every panel with *nearest*
+interpolation, so that the reader sees the pixels themselves rather than the plotting library's
+smoothing of them.
+
+Images follow the library convention: float in [0, 1], shape (H, W, C) with C = 1 (shown in gray,
+0 = black, 1 = white) or C = 3 (RGB). Panels may have different resolutions (an LR image next to
+its HR original): the zoom box is given in *relative* coordinates, so it marks the same part of
+the scene in every panel. :func:`find_zoom_box` places that box where something happens (the
+largest error, the strongest aliasing), so a figure shows the interesting pixels on any image.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+__all__ = ["show_images", "find_zoom_box"]
+
+ZOOM_COLOUR = "#ffcc00"  # bright yellow: visible on dark and light photos, and in gray panels
+_INSET_SIZE = 0.42  # inset side as a fraction of its panel
+
+
+def _as_displayable(image: np.ndarray, index: int) -> tuple[np.ndarray, dict]:
+    """(H, W) gray or (H, W, 3) RGB array in [0, 1] and the ``imshow`` arguments that show it faithfully."""
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3):
+        raise ValueError(f"show_images: image {index} has shape {np.shape(image)}; expected (H, W, 1) or (H, W, 3)")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(f"show_images: image {index} has dtype {array.dtype}; expected float in [0, 1]")
+    # Clip explicitly: imshow would clip too, but with a warning per panel (bicubic overshoots slightly).
+    array = np.clip(array, 0.0, 1.0)
+    if array.shape[-1] == 1:
+        # Fixed vmin/vmax: without them matplotlib stretches each gray image to its own min..max.
+        return array[..., 0], {"cmap": "gray", "vmin": 0.0, "vmax": 1.0}
+    return array, {}
+
+
+def _zoom_pixels(zoom: tuple[float, float, float, float], height: int, width: int) -> tuple[int, int, int, int]:
+    """Relative (top, left, height, width) -> pixel box (y0, x0, y1, x1): every pixel the box touches.
+
+    Pixel ``i`` covers [i / H, (i + 1) / H), so the box starts at floor(top * H) and ends at
+    ceil((top + height) * H); the tolerance keeps 0.3 * 10 = 3.0000000000000004 from taking a pixel
+    more. The same relative box thus marks the same part of the scene at any resolution.
+    """
+    top, left, box_h, box_w = zoom
+    eps = 1e-9
+    y0 = min(math.floor(top * height + eps), height - 1)
+    x0 = min(math.floor(left * width + eps), width - 1)
+    y1 = min(max(math.ceil((top + box_h) * height - eps), y0 + 1), height)
+    x1 = min(max(math.ceil((left + box_w) * width - eps), x0 + 1), width)
+    return y0, x0, y1, x1
+
+
+def _check_zoom(zoom) -> tuple[float, float, float, float]:
+    if len(zoom) != 4:
+        raise ValueError(f"show_images: zoom must be (top, left, height, width), got {zoom!r}")
+    top, left, box_h, box_w = (float(v) for v in zoom)
+    if not (0 <= top < 1 and 0 <= left < 1 and 0 < box_h <= 1 - top and 0 < box_w <= 1 - left):
+        raise ValueError(
+            f"show_images: zoom {zoom!r} must be fractions of the image, (top, left, height, width) "
+            "with the box inside [0, 1] x [0, 1]"
+        )
+    return top, left, box_h, box_w
+
+
+def _inset_bounds(zoom: tuple[float, float, float, float]) -> list[float]:
+    """Inset position in axes coordinates: the corner farthest from the zoom box, so it never hides it."""
+    top, left, box_h, box_w = zoom
+    centre_y, centre_x = top + box_h / 2, left + box_w / 2
+    x = 1 - _INSET_SIZE if centre_x < 0.5 else 0.0
+    # Axes coordinates grow upwards while image rows grow downwards.
+    y = 0.0 if centre_y < 0.5 else 1 - _INSET_SIZE
+    return [x, y, _INSET_SIZE, _INSET_SIZE]
+
+
+def show_images(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str],
+    *,
+    zoom: tuple[float, float, float, float] | None = None,
+    suptitle: str | None = None,
+    ncols: int | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> plt.Figure:
+    """Show images side by side (or in a grid), each with its title, optionally with a zoomed inset.
+
+    Args:
+        images: float images in [0, 1], each (H, W, 1), (H, W) or (H, W, 3); sizes may differ.
+            Values outside [0, 1] are clipped for display.
+        titles: one title per image.
+        zoom: ``(top, left, height, width)`` as fractions of each image's height and width, e.g.
+            ``(0.4, 0.5, 0.15, 0.15)``. The box is outlined on every panel and its pixels shown,
+            enlarged with nearest-neighbour interpolation, in the panel corner farthest from it.
+        suptitle: title of the whole figure.
+        ncols: panels per row (default: all in one row).
+        figsize: (width, height) in inches (default: about 3.2 inches per panel).
+
+    Returns:
+        The matplotlib Figure; ``fig.axes`` holds one Axes per image, each inset is in
+        ``ax.child_axes``.
+    """
+    if len(images) != len(titles):
+        raise ValueError(f"show_images: {len(images)} images but {len(titles)} titles")
+    if not images:
+        raise ValueError("show_images: no images given")
+    shown = [_as_displayable(image, i) for i, image in enumerate(images)]
+    box = _check_zoom(zoom) if zoom is not None else None
+
+    ncols = min(ncols or len(images), len(images))
+    nrows = math.ceil(len(images) / ncols)
+    if figsize is None:
+        aspect = max(array.shape[0] / array.shape[1] for array, _ in shown)
+        figsize = (3.2 * ncols, 3.2 * nrows * aspect + (0.5 if suptitle else 0.2))
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, layout="constrained")
+    for ax in axes.flat[len(images):]:
+        fig.delaxes(ax)
+
+    for ax, (array, style), title in zip(axes.flat, shown, titles):
+        # 'antialiased' for the panel: a large image drawn small would otherwise alias on screen,
+        # which is exactly the artefact some figures are about.
+        ax.imshow(array, interpolation="antialiased", **style)
+        ax.set_title(title, fontsize=10)
+        ax.set_axis_off()
+        if box is None:
+            continue
+        y0, x0, y1, x1 = _zoom_pixels(box, array.shape[0], array.shape[1])
+        ax.add_patch(
+            Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=ZOOM_COLOUR, linewidth=1.5)
+        )
+        inset = ax.inset_axes(_inset_bounds(box))
+        inset.imshow(array[y0:y1, x0:x1], interpolation="nearest", **style)
+        inset.set_xticks([])
+        inset.set_yticks([])
+        for spine in inset.spines.values():
+            spine.set_edgecolor(ZOOM_COLOUR)
+            spine.set_linewidth(1.5)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def find_zoom_box(values: np.ndarray, size: float = 0.15) -> tuple[float, float, float, float]:
+    """A zoom box for :func:`show_images`, placed where ``values`` is largest on average.
+
+    Args:
+        values: (H, W) or (H, W, C) map of non-negative numbers, e.g. ``abs(sr - hr)``; channels
+            are averaged.
+        size: side of the square box as a fraction of the image's shorter side.
+
+    Returns:
+        ``(top, left, height, width)`` as fractions of H and W: a square of ``size * min(H, W)``
+        pixels, inside the image, whose mean of ``values`` is the largest (first such box on ties).
+    """
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 3:
+        array = array.mean(axis=-1)
+    if array.ndim != 2:
+        raise ValueError(f"find_zoom_box: expected an (H, W) or (H, W, C) map, got shape {np.shape(values)}")
+    if not 0 < size <= 1:
+        raise ValueError(f"find_zoom_box: size must be in (0, 1], got {size}")
+    height, width = array.shape
+    side = max(1, int(round(size * min(height, width))))
+    means = _window_means(array, side)
+    top, left = np.unravel_index(np.argmax(means), means.shape)
+    return float(top) / height, float(left) / width, side / height, side / width
+
+
+def _window_means(array: np.ndarray, side: int) -> np.ndarray:
+    """Mean of every side x side window fully inside ``array``; [y, x] = window with top-left (y, x)."""
+    table = np.pad(array.cumsum(0).cumsum(1), ((1, 0), (1, 0)))  # summed-area table
+    sums = table[side:, side:] - table[:-side, side:] - table[side:, :-side] + table[:-side, :-side]
+    return sums / (side * side)

@@ -1,0 +1,130 @@
+"""sr_lib.viz: figures have the panels, titles and zoomed insets they promise (Agg backend, no display)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from sr_lib.viz import show_images  # noqa: E402
+
+
+@pytest.fixture
+def figures():
+    """Collects figures made by a test and closes them afterwards, pass or fail."""
+    made = []
+    yield made
+    for fig in made:
+        plt.close(fig)
+
+
+def _rgb(rng, h=24, w=32):
+    return rng.random((h, w, 3), dtype=np.float32)
+
+
+def _gray(rng, h=24, w=32):
+    return rng.random((h, w, 1), dtype=np.float32)
+
+
+def test_one_axes_per_image_with_titles(rng, figures):
+    images = [_rgb(rng), _gray(rng), _rgb(rng, 12, 16)]
+    fig = show_images(images, ["a", "b", "c"], suptitle="three")
+    figures.append(fig)
+    assert len(fig.axes) == 3
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]
+    assert fig._suptitle.get_text() == "three"
+    assert all(not ax.axison for ax in fig.axes)
+
+
+def test_grid_drops_unused_axes(rng, figures):
+    fig = show_images([_rgb(rng)] * 5, list("abcde"), ncols=3)
+    figures.append(fig)
+    assert len(fig.axes) == 5
+    assert fig.axes[3].get_subplotspec().rowspan.start == 1  # fourth panel starts the second row
+
+
+def test_gray_uses_fixed_gray_scale_and_rgb_is_shown_as_is(rng, figures):
+    gray = np.full((10, 12, 1), 0.25, dtype=np.float32)  # constant: autoscaling would hide its value
+    rgb = _rgb(rng, 10, 12)
+    fig = show_images([gray, rgb, gray[..., 0]], ["gray", "rgb", "2-d gray"])
+    figures.append(fig)
+    gray_image, rgb_image, flat_image = (ax.get_images()[0] for ax in fig.axes)
+    assert gray_image.get_cmap().name == "gray"
+    assert gray_image.get_clim() == (0.0, 1.0)
+    assert gray_image.get_array().shape == (10, 12)
+    np.testing.assert_array_equal(rgb_image.get_array(), rgb)
+    assert flat_image.get_clim() == (0.0, 1.0)
+
+
+def test_zoom_adds_box_and_nearest_inset_of_the_same_region(rng, figures):
+    hr = _rgb(rng, 64, 64)
+    lr = hr[::4, ::4]
+    fig = show_images([lr, hr], ["lr", "hr"], zoom=(0.5, 0.25, 0.25, 0.5))
+    figures.append(fig)
+    assert len(fig.axes) == 2  # insets are children of their panel, not extra panels
+    for ax, image in zip(fig.axes, (lr, hr)):
+        (inset,) = ax.child_axes
+        shown = inset.get_images()[0]
+        assert shown.get_interpolation() == "nearest"
+        h, w = image.shape[:2]
+        np.testing.assert_array_equal(shown.get_array(), image[h // 2 : 3 * h // 4, w // 4 : 3 * w // 4])
+        assert any(isinstance(p, Rectangle) for p in ax.patches)
+
+
+def test_zoom_box_covers_every_pixel_it_touches():
+    from sr_lib.viz import _zoom_pixels
+
+    assert _zoom_pixels((0.3, 0.0, 0.2, 1.0), 10, 7) == (3, 0, 5, 7)  # 0.3 * 10 is not quite 3.0
+    assert _zoom_pixels((0.25, 0.25, 0.1, 0.1), 10, 10) == (2, 2, 4, 4)  # partly covered pixels count
+    assert _zoom_pixels((0.5, 0.5, 0.001, 0.001), 10, 10) == (5, 5, 6, 6)  # never empty
+
+
+def test_inset_avoids_the_zoom_box(rng, figures):
+    fig = show_images([_rgb(rng)], ["x"], zoom=(0.7, 0.7, 0.2, 0.2))  # box at the lower right
+    figures.append(fig)
+    fig.canvas.draw()  # positions are final (aspect applied) only after drawing
+    panel = fig.axes[0].get_position()
+    inset = fig.axes[0].child_axes[0].get_position()
+    # Figure coordinates grow upwards: upper left means left of and above the panel's centre.
+    assert inset.x1 < (panel.x0 + panel.x1) / 2 + 1e-6
+    assert inset.y0 > (panel.y0 + panel.y1) / 2 - 1e-6
+
+
+def test_no_zoom_no_insets(rng, figures):
+    fig = show_images([_rgb(rng)], ["x"])
+    figures.append(fig)
+    assert fig.axes[0].child_axes == []
+
+
+@pytest.mark.parametrize(
+    "images, titles, zoom, error",
+    [
+        ([np.zeros((4, 4, 3), np.float32)], ["a", "b"], None, ValueError),
+        ([np.zeros((4, 4, 2), np.float32)], ["a"], None, ValueError),
+        ([np.zeros((4, 4, 3), np.uint8)], ["a"], None, TypeError),
+        ([np.zeros((4, 4, 3), np.float32)], ["a"], (0.9, 0.0, 0.5, 0.5), ValueError),
+    ],
+)
+def test_bad_arguments_raise(images, titles, zoom, error):
+    with pytest.raises(error):
+        show_images(images, titles, zoom=zoom)
+    plt.close("all")
+
+
+def test_find_zoom_box_lands_on_the_largest_values():
+    from sr_lib.viz import find_zoom_box
+
+    values = np.zeros((50, 100))
+    values[30:40, 70:80] = 1.0  # a 10 x 10 hot spot
+    top, left, h, w = find_zoom_box(values, size=0.2)  # side = 0.2 * 50 = 10 pixels
+    assert (top * 50, left * 100, h * 50, w * 100) == pytest.approx((30, 70, 10, 10))
+    # Colour maps are averaged over channels; the box stays inside the image at the border.
+    corner = np.zeros((20, 20, 3))
+    corner[-1, -1] = 5.0
+    top, left, h, w = find_zoom_box(corner, size=0.25)
+    assert top + h == pytest.approx(1.0) and left + w == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        find_zoom_box(values, size=0)
