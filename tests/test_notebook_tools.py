@@ -163,3 +163,28 @@ def test_runner_no_notebooks_is_an_error(tmp_path):
     )
     assert proc.returncode == 1
     assert "not found" in proc.stderr
+
+
+def test_tf_startup_noise_is_stripped_from_stored_outputs():
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("run_notebooks", REPO_ROOT / "tools" / "run_notebooks.py")
+    runner = importlib.util.module_from_spec(spec)
+    sys.modules["run_notebooks"] = runner  # dataclasses look their module up there
+    spec.loader.exec_module(runner)
+    noise = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1795788089.772310    3261 port.cc:153] oneDNN custom operations are on.\n"
+    )
+    cell = nbformat.v4.new_code_cell("import tensorflow")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=noise),
+        nbformat.v4.new_output("stream", name="stderr", text=noise + "UserWarning: a real warning\n"),
+        nbformat.v4.new_output("stream", name="stdout", text=noise),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    runner.strip_tf_noise(nb)
+    texts = [(o["name"], o["text"]) for o in nb.cells[0].outputs]
+    assert texts == [("stderr", "UserWarning: a real warning\n"), ("stdout", noise)]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -187,6 +188,7 @@ def run_one(path: Path, mode: str, timeout: int, record_timing: bool):
             on_cell_execute=lambda cell, cell_index: current_cell.__setitem__(0, cell_index),
         )
         client.execute()
+        strip_tf_noise(nb)
         result.status = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure is reported, then we move on
         # While executing, nbclient owns SIGINT/SIGTERM: its handler shuts the
@@ -208,6 +210,31 @@ def run_one(path: Path, mode: str, timeout: int, record_timing: bool):
 
 
 # --------------------------------------------------------------------------- outputs
+# TensorFlow's C++ start-up chatter (oneDNN notice, "no CUDA drivers", CPU feature flags) goes to
+# stderr before Python logging exists, so TF_CPP_MIN_LOG_LEVEL cannot hide it. It says nothing
+# about the notebook, so it is dropped from stored outputs; everything else a cell prints is kept.
+TF_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IWE]\d{4} [\d:. ]+\d+ \w+\.cc:\d+\].*"
+    r"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.)$"
+)
+
+
+def strip_tf_noise(nb) -> None:
+    """Remove TensorFlow's start-up lines from every stderr stream output, in place."""
+    for cell in nb.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = [line for line in output["text"].splitlines(keepends=True) if not TF_NOISE.match(line.rstrip("\n"))]
+                if not "".join(lines).strip():
+                    continue
+                output["text"] = "".join(lines)
+            kept.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = kept
+
+
 def write_outputs(nb, path: Path, out_dir: Path) -> None:
     """Write the executed notebook and its HTML rendering into ``out_dir``."""
     import nbformat
