@@ -226,14 +226,16 @@ def load_div2k(split: str = "train", scale: int = 4, *, data_dir: str | None = N
     """DIV2K (Agustsson & Timofte 2017) as a ``tf.data.Dataset`` of (lr, hr) uint8 pairs via tfds.
 
     Only for full mode: the bicubic track is several GB and ``tensorflow-datasets`` downloads it
-    (into ``data_dir``, default ``$SRFS_DATA_DIR/tensorflow_datasets`` or tfds's own default).
+    into ``data_dir``: default ``$SRFS_DATA_DIR/tensorflow_datasets`` when such a prepared folder
+    exists (a mirror is read-only), else ``<cache>/tensorflow_datasets``.
     """
     import tensorflow_datasets as tfds
 
     if scale not in (2, 3, 4):
         raise ValueError(f"DIV2K bicubic has scales 2, 3, 4; got {scale}")
-    if data_dir is None and _mirror_dir() is not None:
-        data_dir = str(_mirror_dir() / "tensorflow_datasets")
+    if data_dir is None:
+        mirrored = _mirror_dir() / "tensorflow_datasets" if _mirror_dir() is not None else None
+        data_dir = str(mirrored if mirrored is not None and mirrored.is_dir() else cache_dir() / "tensorflow_datasets")
     try:
         dataset = tfds.load(
             f"div2k/bicubic_x{scale}", split=split, data_dir=data_dir, as_supervised=True,
