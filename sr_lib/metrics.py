@@ -66,11 +66,16 @@ def to_float32(image: np.ndarray) -> np.ndarray:
     return array.astype(np.float32)
 
 
+def _rgb_to_ycbcr255(image: np.ndarray) -> np.ndarray:
+    """YCbCr on the 0..255 scale in float64 (the metrics measure here, without float32 rounding)."""
+    array = np.asarray(image)
+    rgb = array / 255.0 if array.dtype == np.uint8 else array.astype(np.float64)
+    return rgb @ _YCBCR_MATRIX.T + _YCBCR_OFFSET
+
+
 def rgb_to_ycbcr(image: np.ndarray) -> np.ndarray:
     """RGB (H, W, 3) uint8 or float [0, 1] -> YCbCr float32 scaled to [0, 1] (Y in [16/255, 235/255])."""
-    rgb = to_float32(image).astype(np.float64)
-    ycbcr = rgb @ _YCBCR_MATRIX.T + _YCBCR_OFFSET
-    return (ycbcr / 255.0).astype(np.float32)
+    return (_rgb_to_ycbcr255(image) / 255.0).astype(np.float32)
 
 
 def ycbcr_to_rgb(image: np.ndarray) -> np.ndarray:
@@ -116,7 +121,7 @@ def _prepare(sr, hr, border: int, channel: str) -> tuple[np.ndarray, np.ndarray]
         if gray is not None:  # published convention: gray values as they are
             values = gray.astype(np.float64)[..., None]
         elif channel == "y":
-            values = (rgb_to_y(image).astype(np.float64) * 255.0)[..., None]
+            values = _rgb_to_ycbcr255(image)[..., :1]
         else:
             values = image.astype(np.float64)
         if border:
