@@ -16,6 +16,7 @@ from sr_lib.data.datasets import (
     load_benchmark,
     load_builtin,
     load_hr_images,
+    luma_pairs,
     make_pairs,
 )
 from sr_lib.data.degrade import bicubic_downscale, crapify, modcrop

@@ -23,6 +23,7 @@ __all__ = [
     "load_hr_images",
     "load_builtin",
     "make_pairs",
+    "luma_pairs",
     "evaluation_pairs",
 ]
 
@@ -108,6 +109,19 @@ def make_pairs(images, scale: int) -> list[ImagePair]:
         hr = modcrop(hr, scale)
         pairs.append(ImagePair(name, bicubic_downscale(hr, scale), hr, scale))
     return pairs
+
+
+def luma_pairs(pairs) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(LR, HR) luma arrays for Y-channel models (ESPCN, SRCNN): each (h, w, 1) float32 [0, 1].
+
+    Colour images give their BT.601 Y channel, grayscale images their gray values.
+    """
+    from sr_lib.metrics import rgb_to_y
+
+    def luma(image):
+        return image if image.shape[-1] == 1 else rgb_to_y(image)[..., None]
+
+    return [(luma(p.lr), luma(p.hr)) for p in pairs]
 
 
 def evaluation_pairs(name: str, scale: int) -> tuple[list[ImagePair], str]:

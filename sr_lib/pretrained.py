@@ -1,0 +1,94 @@
+"""Weights this project trained itself, shipped in ``assets/weights/`` with sha256 checksums.
+
+``load("espcn_x3")`` rebuilds the model from its factory and loads the weights, so readers can skip
+training. ``assets/weights/registry.json`` records for every entry the factory and its arguments, the
+file's sha256, and how the weights were made (data, steps, training time, the machine, the scores
+measured right after training). :func:`save` writes an entry; the training scripts in ``benchmarks/``
+call it.
+
+The folder can be moved with ``SRFS_WEIGHTS_DIR``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+__all__ = ["weights_dir", "registry", "available", "load", "save", "PretrainedError"]
+
+_REGISTRY_FILE = "registry.json"
+
+
+class PretrainedError(RuntimeError):
+    """A registered weight file is missing, corrupt, or does not fit its model."""
+
+
+def weights_dir() -> Path:
+    """``$SRFS_WEIGHTS_DIR`` or the repository's ``assets/weights``."""
+    value = os.environ.get("SRFS_WEIGHTS_DIR")
+    return Path(value) if value else Path(__file__).resolve().parents[1] / "assets" / "weights"
+
+
+def registry() -> dict[str, dict]:
+    path = weights_dir() / _REGISTRY_FILE
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())
+
+
+def available() -> list[str]:
+    return sorted(registry())
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _factories():
+    from sr_lib import models
+
+    return {"espcn": models.espcn}
+
+
+def load(name: str):
+    """A ready (compiled-free) Keras model with the registered weights for ``name``.
+
+    Raises:
+        KeyError: unknown name (the message lists the registered ones).
+        PretrainedError: the file is missing, its checksum differs, or it does not fit the model.
+    """
+    entries = registry()
+    if name not in entries:
+        raise KeyError(f"no pretrained weights named {name!r}; available: {', '.join(sorted(entries)) or 'none'}")
+    entry = entries[name]
+    path = weights_dir() / entry["file"]
+    if not path.is_file():
+        raise PretrainedError(f"weights for {name!r} are registered but {path} is missing")
+    actual = _sha256(path)
+    if actual != entry["sha256"]:
+        raise PretrainedError(
+            f"{path} is corrupt or was replaced: sha256 {actual} differs from the registered {entry['sha256']}"
+        )
+    factory = _factories().get(entry["factory"])
+    if factory is None:
+        raise PretrainedError(f"{name!r} names an unknown model factory {entry['factory']!r}")
+    model = factory(**entry["kwargs"])
+    try:
+        model.load_weights(path)
+    except Exception as error:  # h5py and Keras raise several types for a file that does not fit
+        raise PretrainedError(f"{path} does not fit {entry['factory']}({entry['kwargs']}): {error}") from error
+    return model
+
+
+def save(model, name: str, *, factory: str, kwargs: dict, metadata: dict) -> Path:
+    """Save ``model``'s weights as ``<name>.weights.h5`` and (re)write its registry entry."""
+    directory = weights_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.weights.h5"
+    model.save_weights(path)
+    entries = registry()
+    entries[name] = {"file": path.name, "sha256": _sha256(path), "factory": factory, "kwargs": kwargs, **metadata}
+    (directory / _REGISTRY_FILE).write_text(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
+    return path
