@@ -57,6 +57,7 @@ def test_missing_file(weights_dir):
         pretrained.load("tiny_x2")
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container")
 def test_weights_that_do_not_fit_the_model(weights_dir):
     _saved(weights_dir)
     entries = json.loads((weights_dir / "registry.json").read_text())
