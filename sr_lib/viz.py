@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-__all__ = ["show_images", "find_zoom_box"]
+__all__ = ["show_images", "find_zoom_box", "plot_history"]
 
 ZOOM_COLOUR = "#ffcc00"  # bright yellow: visible on dark and light photos, and in gray panels
 _INSET_SIZE = 0.42  # inset side as a fraction of its panel
@@ -180,3 +180,55 @@ def _window_means(array: np.ndarray, side: int) -> np.ndarray:
     table = np.pad(array.cumsum(0).cumsum(1), ((1, 0), (1, 0)))  # summed-area table
     sums = table[side:, side:] - table[:-side, side:] - table[side:, :-side] + table[:-side, :-side]
     return sums / (side * side)
+
+
+def plot_history(
+    history,
+    *,
+    title: str | None = None,
+    steps_per_epoch: int | None = None,
+    keys: Sequence[str] | None = None,
+    log: bool = True,
+    figsize: tuple[float, float] = (7.0, 3.2),
+) -> plt.Figure:
+    """Plot training curves: one line per metric of a Keras ``History`` (or its ``.history`` dict).
+
+    Args:
+        history: ``keras.callbacks.History`` as returned by ``fit`` / ``sr_lib.training.fit_steps``,
+            or a dict ``name -> list of per-epoch values``.
+        title: axes title.
+        steps_per_epoch: if given, the x axis counts optimizer steps: Keras epoch ``e`` (0-based)
+            ends at step ``(e + 1) * steps_per_epoch`` (``fit_steps`` calls an epoch a *chunk*).
+            A ``History`` knows its epoch numbers, so a run resumed from a backup is drawn at the
+            steps it really covered.
+        keys: which entries to draw (default: all of them).
+        log: logarithmic y axis (losses often fall by orders of magnitude).
+        figsize: (width, height) in inches.
+
+    Returns:
+        The Figure; its single Axes has one ``Line2D`` per key, labelled with the key.
+    """
+    values = getattr(history, "history", history)
+    if not isinstance(values, dict) or not values:
+        raise ValueError("plot_history: expected a keras History or a non-empty dict of per-epoch values")
+    keys = list(keys) if keys is not None else list(values)
+    missing = [k for k in keys if k not in values]
+    if missing:
+        raise ValueError(f"plot_history: no entries {missing} in the history (it has {list(values)})")
+    recorded_epochs = list(getattr(history, "epoch", []))  # a History's 0-based epoch numbers
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    for key in keys:
+        ys = np.asarray(values[key], dtype=np.float64)
+        epochs = np.asarray(recorded_epochs if len(recorded_epochs) == len(ys) else range(len(ys)))
+        xs = (epochs + 1) * (steps_per_epoch or 1)
+        ax.plot(xs, ys, marker="o" if len(ys) < 30 else None, markersize=3, label=key)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("optimizer step" if steps_per_epoch else "epoch")
+    ax.set_ylabel(keys[0] if len(keys) == 1 else "value")
+    ax.grid(True, which="both", alpha=0.3)
+    if len(keys) > 1:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig

@@ -128,3 +128,33 @@ def test_find_zoom_box_lands_on_the_largest_values():
     assert top + h == pytest.approx(1.0) and left + w == pytest.approx(1.0)
     with pytest.raises(ValueError):
         find_zoom_box(values, size=0)
+
+
+def test_plot_history_draws_one_line_per_key_at_the_right_steps(figures):
+    from types import SimpleNamespace
+
+    from sr_lib.viz import plot_history
+
+    # A History resumed after epoch 2 (BackupAndRestore) only holds epochs 2..4.
+    history = SimpleNamespace(history={"loss": [0.5, 0.2, 0.1], "val_loss": [0.6, 0.3, 0.2]}, epoch=[2, 3, 4])
+    fig = plot_history(history, title="curves", steps_per_epoch=100)
+    figures.append(fig)
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.get_lines()] == ["loss", "val_loss"]
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [300, 400, 500])
+    np.testing.assert_array_equal(ax.get_lines()[1].get_ydata(), [0.6, 0.3, 0.2])
+    assert ax.get_yscale() == "log" and ax.get_title() == "curves" and ax.get_xlabel() == "optimizer step"
+
+
+def test_plot_history_accepts_a_dict_and_selects_keys(figures):
+    from sr_lib.viz import plot_history
+
+    fig = plot_history({"loss": [3.0, 2.0], "mae": [1.0, 0.5]}, keys=["mae"], log=False)
+    figures.append(fig)
+    (line,) = fig.axes[0].get_lines()
+    np.testing.assert_array_equal(line.get_xdata(), [1, 2])  # epochs, counted from 1
+    assert fig.axes[0].get_yscale() == "linear" and fig.axes[0].get_xlabel() == "epoch"
+    with pytest.raises(ValueError, match="psnr"):
+        plot_history({"loss": [1.0]}, keys=["psnr"])
+    with pytest.raises(ValueError):
+        plot_history({})
