@@ -1,7 +1,18 @@
 """faceswap_lib: face detection, alignment and the shared-encoder face-swap autoencoder.
 
-The modules arrive with the face-swapping notebooks (06, 07). This package is installed with
-``sr_lib`` so that its decoders can reuse ``sr_lib.layers.PixelShuffle``.
+Modules, in the order a face swap uses them (import them directly; this package imports none of
+them, so ``import faceswap_lib`` stays cheap and needs neither dlib nor OpenCV):
+
+- ``landmarks``  dlib's HOG face detector and 68-point shape predictor: ``detect(image)``
+- ``umeyama``    the least-squares similarity transform between point sets (Umeyama 1991)
+- ``align``      the mean face, ``align_matrix`` / ``aligned_crop`` / ``invert`` / ``transform_points``
+- ``video``      reading clips frame by frame (``read_frames``)
+- ``extract``    a clip -> aligned PNG crops + ``alignments.json`` (``extract``)
+- ``augment``    training pairs: random affine + warp -> (warped input, target)
+
+The model, training and convert modules arrive with the later face-swapping notebooks (07 on).
+This package is installed with ``sr_lib`` so that its decoders can reuse
+``sr_lib.layers.PixelShuffle``; ``sr_lib`` never imports it.
 
 Consent first: use only the provided clips or your own footage, and label every swapped output
 as synthetic.
