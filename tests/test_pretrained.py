@@ -71,3 +71,19 @@ def test_shipped_weights_if_any_load_and_verify():
     # Whatever the repository ships must load and pass its checksum.
     for name in pretrained.available():
         assert pretrained.load(name) is not None
+
+
+def test_shipped_weights_reproduce_their_recorded_scores(mirror, monkeypatch):
+    """The scores in assets/weights/registry.json were measured right after training; the shipped
+    files must give them again (the registry cannot drift from the weights)."""
+    from sr_lib import evaluation
+    from sr_lib.data import load_benchmark
+    from sr_lib.inference import model_upscaler
+
+    monkeypatch.setenv("SRFS_DATA_DIR", str(mirror))
+    monkeypatch.delenv("SRFS_WEIGHTS_DIR", raising=False)
+    entries = {n: e for n, e in pretrained.registry().items() if e.get("factory") == "espcn"}
+    for name, entry in entries.items():
+        pairs = load_benchmark("Set5", entry["kwargs"]["scale"])
+        result = evaluation.evaluate(model_upscaler(pretrained.load(name)), pairs)
+        assert result.mean_psnr == pytest.approx(entry["scores"]["Set5"]["psnr"], abs=0.01), name
