@@ -1,0 +1,145 @@
+"""Same-size (degraded, clean) pairs for restoration models such as the autoencoder of notebook 02.
+
+A restoration model gets an image at its final size that is *worse* than it should be, here an HR
+image "crapified" (fastai's word) by :func:`sr_lib.data.degrade.crapify`: shrunk by ``scale`` with
+the MATLAB-compatible bicubic, optionally blurred, noised and JPEG-compressed, and enlarged back
+with bicubic interpolation. This is the SRCNN / VDSR set-up: the network sees the bicubic
+enlargement and learns to restore the detail bicubic could not.
+
+The pairs feed :func:`sr_lib.data.pipeline.make_dataset` with ``scale=1`` (input and target have
+the same size); :func:`pre_upsampled_upscaler` turns a trained restorer back into an SR upscaler
+(bicubic first, then the model) for :func:`sr_lib.evaluation.evaluate`. All images are float32 in
+[0, 1], (H, W, C).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from sr_lib.data.degrade import crapify, modcrop
+
+__all__ = ["restoration_pairs", "pad_to_multiple", "pre_upsampled_upscaler"]
+
+
+def _draw(value, rng: np.random.Generator, integer: bool = False):
+    """``None`` / a number as given, or a (low, high) range drawn uniformly (inclusive for ints)."""
+    if value is None or isinstance(value, numbers.Number):
+        return value
+    low, high = value
+    return int(rng.integers(low, high + 1)) if integer else float(rng.uniform(low, high))
+
+
+def restoration_pairs(
+    images: Iterable[tuple[str, np.ndarray]],
+    scales: Sequence[int] = (4,),
+    *,
+    channel: str = "y",
+    blur_sigma=None,
+    noise_sigma=None,
+    jpeg_quality=None,
+    seed: int = 0,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Degrade every HR image at every scale: a list of ``(degraded, clean)`` same-size pairs.
+
+    For each image and each ``s`` in ``scales`` the clean image is ``modcrop(hr, s)`` and the input
+    ``crapify(hr, s, blur_sigma=, noise_sigma=, jpeg_quality=, upsample=True, rng=)``: LR by bicubic,
+    the optional degradations, bicubic back to the HR size. Degradation happens in RGB (JPEG's
+    chroma subsampling is an RGB affair); with ``channel="y"`` both images are then reduced to
+    their BT.601 luma (grayscale images keep their gray values).
+
+    Args:
+        images: ``(name, hr)`` pairs, hr float32 (H, W, C) in [0, 1], C in {1, 3}, e.g. from
+            :func:`sr_lib.data.load_hr_images` or :func:`sr_lib.data.load_builtin`.
+        scales: shrink factors; several scales give one pair per image and scale (one model for
+            all of them, as in VDSR).
+        channel: "y" -> (H, W, 1) luma pairs; "rgb" -> the images' own channels.
+        blur_sigma, noise_sigma, jpeg_quality: as in ``crapify``; each may also be a
+            ``(low, high)`` range, drawn once per pair (JPEG quality as an integer, inclusive).
+        seed: seeds the draws and the noise, so the pairs are reproducible.
+
+    Returns:
+        List of ``(degraded, clean)`` float32 arrays of equal shape, image-major then scale.
+    """
+    from sr_lib.metrics import rgb_to_y
+
+    if channel not in ("y", "rgb"):
+        raise ValueError(f"restoration_pairs: channel must be 'y' or 'rgb', got {channel!r}")
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for name, hr in images:
+        hr = np.asarray(hr, dtype=np.float32)
+        for scale in scales:
+            degraded = crapify(
+                hr, scale,
+                blur_sigma=_draw(blur_sigma, rng), noise_sigma=_draw(noise_sigma, rng),
+                jpeg_quality=_draw(jpeg_quality, rng, integer=True), upsample=True, rng=rng,
+            )
+            clean = modcrop(hr, scale)
+            if channel == "y" and hr.ndim == 3 and hr.shape[-1] == 3:
+                degraded, clean = rgb_to_y(degraded)[..., None], rgb_to_y(clean)[..., None]
+            pairs.append((degraded.astype(np.float32, copy=False), np.ascontiguousarray(clean, dtype=np.float32)))
+    if not pairs:
+        raise ValueError("restoration_pairs: no images given")
+    return pairs
+
+
+def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad an (H, W[, C]) image at the bottom and right, by mirroring, to multiples of ``multiple``.
+
+    For models that only take sizes divisible by ``multiple`` (the autoencoder: ``2**depth``).
+    Mirroring (``numpy.pad`` mode "symmetric") continues the image without the hard edge that zero
+    padding would put there. Crop the model's output back with ``out[:h, :w]``.
+
+    Returns:
+        ``(padded, (h, w))``: the padded array (same dtype) and the original height and width.
+    """
+    if isinstance(multiple, bool) or not isinstance(multiple, numbers.Integral) or multiple < 1:
+        raise ValueError(f"pad_to_multiple: multiple must be a positive integer, got {multiple!r}")
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise ValueError(f"pad_to_multiple: expected (H, W) or (H, W, C), got shape {image.shape}")
+    h, w = image.shape[:2]
+    pad = [(0, -h % multiple), (0, -w % multiple)] + [(0, 0)] * (image.ndim - 2)
+    return np.pad(image, pad, mode="symmetric"), (h, w)
+
+
+def pre_upsampled_upscaler(restore, *, multiple: int = 1, channel: str = "y"):
+    """An ``f(lr, scale) -> sr`` upscaler from a same-size restorer: bicubic enlargement, then ``restore``.
+
+    The enlargement is the benchmark's bicubic (MATLAB-compatible ``imresize`` of the 8-bit image,
+    as :func:`sr_lib.evaluation.bicubic`), so the restorer sees exactly the kind of input it was
+    trained on (:func:`restoration_pairs`).
+
+    Args:
+        restore: callable on one float32 (H, W, C) image returning (H, W, C), unclipped is fine,
+            e.g. ``lambda image: sr_lib.inference.predict(model, image, clip=False)``.
+        multiple: the image is mirror-padded to multiples of this before ``restore`` (the
+            autoencoder needs ``2**depth``) and the result cropped back.
+        channel: "y" -> ``restore`` gets the (H, W, 1) luma; the chroma of colour images stays
+            bicubic (the ESPCN / SRCNN recipe). "rgb" -> ``restore`` gets the image as it is.
+
+    Returns:
+        ``upscaler(lr, scale)``: float32 (h, w, C) in [0, 1] -> (h * scale, w * scale, C), clipped.
+    """
+    from sr_lib import metrics
+    from sr_lib.data.imresize import imresize
+
+    if channel not in ("y", "rgb"):
+        raise ValueError(f"pre_upsampled_upscaler: channel must be 'y' or 'rgb', got {channel!r}")
+
+    def run(image):
+        padded, (h, w) = pad_to_multiple(image, multiple)
+        return np.asarray(restore(padded), dtype=np.float32)[:h, :w]
+
+    def upscaler(lr, scale):
+        up = metrics.to_float32(imresize(metrics.to_uint8(lr), scale))
+        if channel == "rgb" or up.shape[-1] == 1:
+            return np.clip(run(up), 0.0, 1.0)
+        ycbcr = metrics.rgb_to_ycbcr(up)
+        y = run(ycbcr[..., :1])
+        return np.clip(metrics.ycbcr_to_rgb(np.concatenate([y, ycbcr[..., 1:]], axis=-1)), 0.0, 1.0)
+
+    return upscaler
