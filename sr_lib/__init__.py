@@ -5,7 +5,14 @@ Modules (each small, one job; import what you need):
 - ``sr_lib.data``      dataset registry, MATLAB-compatible ``imresize``, degradations, tf.data pipelines
 - ``sr_lib.metrics``   PSNR / SSIM with the standard SR evaluation protocol
 - ``sr_lib.layers``    ``PixelShuffle``, ``SubPixelConv2D`` and the ICNR initializer
+- ``sr_lib.models``    model factories named after their papers (``espcn``, ``autoencoder``, upsampling heads)
+- ``sr_lib.losses``    MSE, MAE, PSNR, SSIM, HFEN and combined losses for ``compile``
+- ``sr_lib.training``  step-counted ``fit`` with resume, learning-rate steps
+- ``sr_lib.inference`` whole images through a model (Y channel + bicubic chroma)
+- ``sr_lib.flops``     multiply-accumulates per layer, FLOPs per output pixel
+- ``sr_lib.pretrained`` the weights this project trained and ships (``load("espcn_x3")``)
 - ``sr_lib.evaluation`` run an upscaler over a benchmark and tabulate PSNR / SSIM
+- ``sr_lib.viz``       the course's figures (comparisons with zoomed insets, training curves)
 - ``sr_lib.notebook``  small helpers shared by the notebooks (mode switch, seeds, recorded results)
 
 Value convention everywhere: images are float32 in [0, 1], shape (H, W, C) or (N, H, W, C).
