@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sr_lib import metrics
+
 __all__ = [
     "Face",
     "REGIONS",
@@ -175,7 +177,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(array)
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"expected a float image in [0, 1] or uint8, got dtype {array.dtype}")
-    return np.ascontiguousarray(np.clip(array * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    return np.ascontiguousarray(metrics.to_uint8(array))  # the library's one float -> 8-bit rule
 
 
 def _resize_for_detection(image: np.ndarray, detect_size: int | None) -> tuple[np.ndarray, float]:
