@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from sr_lib.data.imresize import imresize
+from sr_lib.metrics import to_uint8
 
 __all__ = [
     "modcrop",
@@ -79,7 +80,7 @@ def bicubic_downscale(hr: np.ndarray, scale: int, *, quantize: bool = True) -> n
     scale = _check_scale(scale)
     hr = modcrop(hr, scale)
     if quantize:
-        lr8 = imresize(_to_uint8(hr), scale=1.0 / scale)  # uint8 in -> uint8 out, like MATLAB
+        lr8 = imresize(to_uint8(hr), scale=1.0 / scale)  # uint8 in -> uint8 out, like MATLAB
         return lr8.astype(np.float32) / np.float32(255.0)
     # Bicubic overshoots at edges; clip so the result is a valid image again.
     return np.clip(imresize(hr, scale=1.0 / scale), 0.0, 1.0).astype(np.float32)
@@ -152,7 +153,7 @@ def jpeg_compress(image: np.ndarray, quality: int) -> np.ndarray:
     channels = 1 if image.ndim == 2 else image.shape[2]
     if channels not in (1, 3):
         raise ValueError(f"jpeg_compress: expected 1 or 3 channels, got shape {image.shape}")
-    samples = _to_uint8(image)
+    samples = to_uint8(image)
     # OpenCV stores colour as BGR: flip on the way in and out.
     samples = samples.reshape(image.shape[:2]) if channels == 1 else samples[..., ::-1]
     ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(samples), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
@@ -230,8 +231,3 @@ def _check_float_image(image: np.ndarray, name: str) -> np.ndarray:
     if array.ndim not in (2, 3):
         raise ValueError(f"{name}: expected (H, W) or (H, W, C), got shape {array.shape}")
     return array.astype(np.float32, copy=False)
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    """float [0, 1] -> uint8, clipped then rounded (half to even, as NumPy rounds)."""
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)

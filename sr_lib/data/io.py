@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from sr_lib.metrics import to_uint8
+
 __all__ = ["ImageReadError", "read_image", "read_image_with_alpha", "write_image"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -277,4 +279,4 @@ def _float_to_uint8(image: np.ndarray, what: str, path: Path) -> np.ndarray:
         raise TypeError(f"write_image({path}): {what} must be float in [0, 1], got dtype {array.dtype}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"write_image({path}): {what} contains NaN or infinite values")
-    return np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return to_uint8(array)
