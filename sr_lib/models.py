@@ -10,6 +10,12 @@
   size (notebook 02): strided convolutions down, sub-pixel convolutions (ICNR) up, optional U-Net
   style skip connections (Ronneberger et al. 2015, arXiv 1505.04597) and a global residual
   (Kim et al. 2016, VDSR, arXiv 1511.04587).
+- :func:`unet` — a U-Net (Ronneberger et al. 2015) in low-resolution space with a sub-pixel
+  upsampling tail: the generator of notebook 03 (perceptual loss, then a critic).
+- :func:`srresnet` / :func:`srgan_discriminator` — Ledig et al. 2017, "Photo-Realistic Single Image
+  Super-Resolution Using a Generative Adversarial Network" (arXiv 1609.04802), Fig. 4.
+- :func:`patchgan_critic` — the conditional PatchGAN of pix2pix (Isola et al. 2017, arXiv
+  1611.07004): one real/fake logit per overlapping 70 x 70 patch.
 
 Models take and return float32 images in [0, 1] (NHWC); they never read files.
 """
@@ -21,7 +27,16 @@ from keras import layers
 
 from sr_lib.layers import ICNR, PixelShuffle, SubPixelConv2D
 
-__all__ = ["HEADS", "upsampling_head", "espcn", "autoencoder"]
+__all__ = [
+    "HEADS",
+    "upsampling_head",
+    "espcn",
+    "autoencoder",
+    "unet",
+    "srresnet",
+    "srgan_discriminator",
+    "patchgan_critic",
+]
 
 HEADS = ("subpixel_icnr", "subpixel", "transposed", "resize_nearest", "resize_bilinear")
 
@@ -159,3 +174,183 @@ def autoencoder(
         outputs = layers.Add(name="residual")([inputs, outputs])
     default = f"autoencoder_d{depth}_f{filters}{'_skip' if skip_connections else ''}{'_res' if residual else ''}"
     return keras.Model(inputs, outputs, name=name or default)
+
+
+def _scale_factors(scale: int) -> list[int]:
+    """Split an upscaling factor into sub-pixel stages of x2 and x3 (4 -> [2, 2], 6 -> [2, 3])."""
+    if isinstance(scale, bool) or int(scale) != scale or scale < 2:
+        raise ValueError(f"scale must be an integer >= 2, got {scale!r}")
+    scale, factors = int(scale), []
+    while scale % 2 == 0:
+        factors.append(2)
+        scale //= 2
+    while scale % 3 == 0:
+        factors.append(3)
+        scale //= 3
+    if scale != 1:
+        raise ValueError("scale must be a product of 2s and 3s (2, 3, 4, 6, 8, ...)")
+    return factors
+
+
+def unet(
+    scale: int = 4,
+    channels: int = 3,
+    filters: int = 32,
+    depth: int = 2,
+    residual: bool = True,
+    activation: str = "relu",
+    name: str | None = None,
+) -> keras.Model:
+    """U-Net super-resolution generator: LR (N, h, w, C) -> SR (N, h*scale, w*scale, C).
+
+    Layout (``f = filters``, level ``l = 1 .. depth``), all in LR space until the tail::
+
+        enc_0            two 3x3 convs, f                    h x w         -> skip 0
+        enc_l            3x3 conv stride 2 + 3x3 conv, f*2**l   h/2**l        -> skip l (the last: bottleneck)
+        dec_l            SubPixelConv2D(x2, ICNR) up, concatenate skip l, two 3x3 convs
+        up_k             SubPixelConv2D(f, x2 or x3, ICNR) per stage of ``scale``   (the sub-pixel tail)
+        output           3x3 conv to C, linear (float32, also under mixed precision)
+        residual         [residual] + bicubic upsampling of the input
+
+    Args:
+        scale: upscaling factor, a product of 2s and 3s.
+        channels: 3 for RGB (the perceptual loss needs colour), 1 for Y.
+        filters: width of the LR-resolution level, doubled at each level down.
+        depth: stride-2 downsamplings. **h and w must be divisible by 2**depth** (pad outside,
+            e.g. ``sr_lib.inference.predict(..., multiple=2**depth)``).
+        residual: learn the difference to the bicubic upsampling; the output layer starts at
+            zero, so the untrained model is exactly bicubic.
+
+    Returns:
+        A model on float32 [0, 1] images; the output is not clipped.
+    """
+    factors = _scale_factors(scale)
+    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
+        raise ValueError(f"unet: depth must be an integer >= 1, got {depth!r}")
+    depth, filters = int(depth), int(filters)
+
+    def conv(x, width, name, strides=1):
+        return layers.Conv2D(width, 3, strides=strides, padding="same", activation=activation,
+                             kernel_initializer="he_normal", name=name)(x)
+
+    inputs = keras.Input((None, None, channels), name="lr")
+    x = conv(conv(inputs, filters, "enc_0a"), filters, "enc_0b")
+    skips = [x]
+    for level in range(1, depth + 1):
+        x = conv(x, filters * 2**level, f"enc_{level}_down", strides=2)
+        x = conv(x, filters * 2**level, f"enc_{level}")
+        skips.append(x)
+    for level in range(depth - 1, -1, -1):
+        x = SubPixelConv2D(filters * 2**level, 2, activation=activation, name=f"dec_{level}_up")(x)
+        x = layers.Concatenate(name=f"dec_{level}_concat")([x, skips[level]])
+        x = conv(conv(x, filters * 2**level, f"dec_{level}a"), filters * 2**level, f"dec_{level}b")
+    for stage, factor in enumerate(factors):
+        x = SubPixelConv2D(filters, factor, activation=activation, name=f"up_{stage}_x{factor}")(x)
+    outputs = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros" if residual else "glorot_uniform",
+                            dtype="float32", name="output")(x)
+    if residual:
+        upsampled = layers.UpSampling2D(int(scale), interpolation="bicubic", dtype="float32", name="bicubic")(inputs)
+        outputs = layers.Add(dtype="float32", name="residual")([upsampled, outputs])
+    return keras.Model(inputs, outputs, name=name or f"unet_x{scale}_d{depth}_f{filters}")
+
+
+def _residual_block(x, filters: int, name: str):
+    """SRGAN's residual block: k3n64s1 -> BN -> PReLU -> k3n64s1 -> BN, plus the input."""
+    y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)
+    y = layers.BatchNormalization(momentum=0.8, name=f"{name}_bn1")(y)
+    y = layers.PReLU(shared_axes=[1, 2], name=f"{name}_prelu")(y)
+    y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(y)
+    y = layers.BatchNormalization(momentum=0.8, name=f"{name}_bn2")(y)
+    return layers.Add(name=f"{name}_add")([x, y])
+
+
+def srresnet(scale: int = 4, num_res_blocks: int = 16, filters: int = 64, channels: int = 3,
+             name: str | None = None) -> keras.Model:
+    """SRResNet, the SRGAN generator (Ledig et al. 2017, Fig. 4): LR (N, h, w, C) -> (N, h*scale, w*scale, C).
+
+    k9n64s1 + PReLU; ``num_res_blocks`` residual blocks (k3n64s1, BN, PReLU, k3n64s1, BN, skip);
+    k3n64s1 + BN and the global skip from the first layer; per x2 (or x3) stage: conv to
+    ``filters * factor**2`` -> pixel shuffle -> PReLU (ICNR init); k9 conv to C, linear.
+
+    Differences from the paper, on purpose: images are [0, 1] in and out (the paper scales HR to
+    [-1, 1] with a tanh output; we keep the library's convention and leave the output linear), and
+    the last layer runs in float32 so mixed-precision training returns float32 images.
+    BatchNorm momentum 0.8 as in most public SRGAN re-implementations (faster statistics for short runs).
+    """
+    factors = _scale_factors(scale)
+    inputs = keras.Input((None, None, channels), name="lr")
+    x = layers.Conv2D(filters, 9, padding="same", name="head_conv")(inputs)
+    x = head = layers.PReLU(shared_axes=[1, 2], name="head_prelu")(x)
+    for block in range(num_res_blocks):
+        x = _residual_block(x, filters, f"res_{block}")
+    x = layers.Conv2D(filters, 3, padding="same", name="body_conv")(x)
+    x = layers.BatchNormalization(momentum=0.8, name="body_bn")(x)
+    x = layers.Add(name="global_skip")([head, x])
+    for stage, factor in enumerate(factors):
+        x = layers.Conv2D(filters * factor**2, 3, padding="same", kernel_initializer=ICNR("glorot_uniform", factor),
+                          name=f"up_{stage}_conv")(x)
+        x = PixelShuffle(factor, name=f"up_{stage}_shuffle")(x)
+        x = layers.PReLU(shared_axes=[1, 2], name=f"up_{stage}_prelu")(x)
+    outputs = layers.Conv2D(channels, 9, padding="same", dtype="float32", name="output")(x)
+    return keras.Model(inputs, outputs, name=name or f"srresnet_x{scale}_b{num_res_blocks}_f{filters}")
+
+
+def srgan_discriminator(input_size: int = 96, channels: int = 3, filters: int = 64,
+                        name: str = "srgan_discriminator") -> keras.Model:
+    """The SRGAN discriminator (Ledig et al. 2017, Fig. 4): (N, S, S, C) in [0, 1] -> (N, 1) logits.
+
+    k3n64s1 + LeakyReLU(0.2); then k3n64s2, k3n128s1, k3n128s2, k3n256s1, k3n256s2, k3n512s1, k3n512s2,
+    each + BN + LeakyReLU; dense 1024 + LeakyReLU; dense 1 (a logit: the sigmoid lives in the loss,
+    which is numerically safer). The dense layers fix the input size (the paper: 96 x 96 HR crops).
+    Inputs are rescaled to [-1, 1] inside.
+    """
+    if input_size % 16:
+        raise ValueError(f"srgan_discriminator: input_size must be a multiple of 16 (4 stride-2 layers), got {input_size}")
+    inputs = keras.Input((input_size, input_size, channels), name="image")
+    x = layers.Rescaling(2.0, offset=-1.0, name="to_pm1")(inputs)
+    x = layers.Conv2D(filters, 3, padding="same", name="conv_0")(x)
+    x = layers.LeakyReLU(0.2, name="lrelu_0")(x)
+    plan = [(1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2)]  # (width multiple, stride)
+    for i, (multiple, stride) in enumerate(plan, start=1):
+        x = layers.Conv2D(filters * multiple, 3, strides=stride, padding="same", name=f"conv_{i}")(x)
+        x = layers.BatchNormalization(momentum=0.8, name=f"bn_{i}")(x)
+        x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(filters * 16, name="dense_1024")(x)
+    x = layers.LeakyReLU(0.2, name="lrelu_dense")(x)
+    outputs = layers.Dense(1, dtype="float32", name="logit")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def patchgan_critic(channels: int = 3, condition_channels: int | None = 3, filters: int = 64, num_layers: int = 3,
+                    name: str = "patchgan_critic") -> keras.Model:
+    """pix2pix's PatchGAN (Isola et al. 2017): image (and condition) -> (N, h', w', 1) logits, one per patch.
+
+    C64 (no BN) -> C128 -> C256 (stride 2, 4x4 kernels, BN, LeakyReLU 0.2) -> C512 stride 1 -> 4x4
+    conv to 1 logit. With ``num_layers=3`` each logit sees a 70 x 70 patch. Fully convolutional: any
+    size >= 32 x 32 works.
+
+    Conditional (``condition_channels`` not None): inputs ``[condition, image]``, concatenated on
+    channels — for SR the condition is the LR image upsampled to the HR size, so the critic judges
+    whether the output is a plausible sharpening *of this input*, not just any sharp image.
+    Inputs in [0, 1], rescaled to [-1, 1] inside.
+    """
+    image = keras.Input((None, None, channels), name="image")
+    inputs = [image]
+    x = layers.Rescaling(2.0, offset=-1.0, name="image_pm1")(image)
+    if condition_channels is not None:
+        condition = keras.Input((None, None, condition_channels), name="condition")
+        inputs = [condition, image]
+        c = layers.Rescaling(2.0, offset=-1.0, name="condition_pm1")(condition)
+        x = layers.Concatenate(name="concat")([c, x])
+    for i in range(num_layers):
+        x = layers.Conv2D(filters * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"conv_{i}")(x)
+        if i:
+            x = layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
+    x = layers.Conv2D(filters * 2 ** min(num_layers, 3), 4, padding="same", name=f"conv_{num_layers}")(x)
+    x = layers.BatchNormalization(name=f"bn_{num_layers}")(x)
+    x = layers.LeakyReLU(0.2, name=f"lrelu_{num_layers}")(x)
+    outputs = layers.Conv2D(1, 4, padding="same", dtype="float32", name="logits")(x)
+    return keras.Model(inputs if len(inputs) > 1 else image, outputs, name=name)
+
