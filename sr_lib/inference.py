@@ -18,14 +18,23 @@ from sr_lib.data.imresize import imresize
 __all__ = ["predict", "upscale_via_y", "model_upscaler"]
 
 
-def predict(model, image: np.ndarray, *, clip: bool = True) -> np.ndarray:
+def predict(model, image: np.ndarray, *, clip: bool = True, multiple: int = 1) -> np.ndarray:
     """Run ``model`` on one (h, w, C) float32 [0, 1] image and return (H, W, C') float32.
 
     Calls the model directly rather than ``model.predict`` (no per-call dataset set-up; every image
     size works on a fully convolutional model).
+
+    ``multiple``: for models that only take sizes divisible by it (U-Nets: ``2**depth``), the image
+    is mirror-padded at the bottom/right to the next multiple and the output cropped back to
+    ``output_scale * (h, w)``.
     """
-    batch = np.asarray(image, dtype=np.float32)[None]
-    output = np.asarray(model(batch, training=False))[0].astype(np.float32)
+    from sr_lib.data.restoration import pad_to_multiple
+
+    image = np.asarray(image, dtype=np.float32)
+    padded, (h, w) = pad_to_multiple(image, multiple)
+    output = np.asarray(model(padded[None], training=False))[0].astype(np.float32)
+    scale = output.shape[0] // padded.shape[0]
+    output = output[: h * scale, : w * scale]
     return np.clip(output, 0.0, 1.0) if clip else output
 
 
@@ -49,14 +58,21 @@ def upscale_via_y(model, lr: np.ndarray, scale: int) -> np.ndarray:
     return np.clip(rgb, 0.0, 1.0)
 
 
-def model_upscaler(model, *, channel: str = "y"):
+def model_upscaler(model, *, channel: str = "y", multiple: int = 1):
     """An ``f(lr, scale) -> sr`` for :func:`sr_lib.evaluation.evaluate`.
 
     ``channel="y"`` for one-channel models (run on luma, chroma bicubic), ``"rgb"`` for models that
-    take and return three channels.
+    take and return three channels (grayscale inputs are repeated to RGB and the result averaged
+    back). ``multiple``: see :func:`predict` (RGB models only).
     """
     if channel == "y":
         return lambda lr, scale: upscale_via_y(model, lr, scale)
     if channel == "rgb":
-        return lambda lr, scale: predict(model, lr)
+        def rgb(lr, scale):
+            lr = np.asarray(lr, np.float32)
+            if lr.shape[-1] == 1:
+                return predict(model, np.repeat(lr, 3, axis=-1), multiple=multiple).mean(axis=-1, keepdims=True)
+            return predict(model, lr, multiple=multiple)
+
+        return rgb
     raise ValueError(f"channel must be 'y' or 'rgb', got {channel!r}")

@@ -221,3 +221,18 @@ def test_train_step_under_mirrored_strategy_on_two_cpu_devices():
     # divided by the replica count before the all-reduce sums the gradients).
     for a, b in zip(mirrored["weights"], single["weights"]):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+
+
+def test_predict_pads_to_a_multiple_and_crops_back(rng):
+    from sr_lib.inference import model_upscaler, predict
+
+    model = models.unet(2, filters=4, depth=2)  # untrained residual U-Net: bicubic x2
+    image = rng.random((10, 13, 3), dtype=np.float32)
+    with pytest.raises(Exception):
+        model(image[None])  # 10 x 13 is not divisible by 4: the skip concatenation fails
+    out = predict(model, image, multiple=4, clip=False)
+    assert out.shape == (20, 26, 3)
+    padded = np.pad(image, ((0, 2), (0, 3), (0, 0)), mode="symmetric")
+    np.testing.assert_allclose(out, np.asarray(model(padded[None]))[0, :20, :26], atol=1e-6)
+    gray = model_upscaler(model, channel="rgb", multiple=4)(image[..., :1], 2)
+    assert gray.shape == (20, 26, 1)
