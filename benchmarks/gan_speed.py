@@ -1,0 +1,112 @@
+"""Training throughput of the notebook 03/04 generators alone and inside their GANs, on this machine.
+
+For each configuration: HR patches per second of ``fit`` (after a warm-up), float32 on this device:
+
+- ``unet`` (notebook 03) with MSE, then inside ``SRGAN`` with a conditional PatchGAN critic;
+- ``srresnet`` (notebook 04) with MSE (phase 1, pre-training), then inside ``SRGAN`` with the paper's
+  discriminator and a VGG-19 ``block5_conv4`` content loss (phase 2). The VGG is untrained here
+  (``weights=None``): its cost is the same as with ImageNet weights.
+
+Prints a table and writes ``results/gan_speed.json``. The numbers are for this CPU; rerun on a GPU.
+
+Usage: python benchmarks/gan_speed.py [--steps 20] [--batch 16] [--lr-patch 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from sr_lib import losses, models  # noqa: E402
+from sr_lib.gan import SRGAN  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+SCALE = 4
+
+
+def _data(batch: int, lr_patch: int):
+    rng = np.random.default_rng(0)
+    lr = rng.random((batch, lr_patch, lr_patch, 3), dtype=np.float32)
+    hr = rng.random((batch, lr_patch * SCALE, lr_patch * SCALE, 3), dtype=np.float32)
+    return tf.data.Dataset.from_tensors((lr, hr)).repeat()
+
+
+def _configurations(lr_patch: int):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        vgg = losses.PerceptualLoss(("block5_conv4",), weights=None, network="vgg19")
+        vgg.extractor()
+        vgg3 = losses.PerceptualLoss(("block3_conv3",), weights=None)
+        vgg3.extractor()
+
+    def plain(factory, loss):
+        def build():
+            model = factory()
+            model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss)
+            return model
+        return build
+
+    def gan(factory, critic, loss, conditional):
+        def build():
+            model = SRGAN(factory(), critic(), scale=SCALE, conditional=conditional)
+            model.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4), content_loss=loss)
+            return model
+        return build
+
+    unet = lambda: models.unet(SCALE, filters=32, depth=2)  # noqa: E731  (notebook 03's size)
+    srresnet = lambda: models.srresnet(SCALE)  # noqa: E731
+    hr = lr_patch * SCALE
+    return {
+        "unet + MSE": plain(unet, losses.mse),
+        "unet + VGG16 relu3_3": plain(unet, vgg3),
+        "unet + PatchGAN (conditional)": gan(unet, lambda: models.patchgan_critic(), losses.mse, True),
+        "srresnet + MSE": plain(srresnet, losses.mse),
+        "srresnet + VGG19 + discriminator": gan(srresnet, lambda: models.srgan_discriminator(hr), vgg, False),
+    }
+
+
+def measure(build, data, steps: int, batch: int) -> float:
+    model = build()
+    model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # trace + warm-up
+    start = time.perf_counter()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr-patch", type=int, default=24)
+    args = parser.parse_args()
+    data = _data(args.batch, args.lr_patch)
+    rows = []
+    print(f"x{SCALE}, LR patch {args.lr_patch} (HR {args.lr_patch * SCALE}), batch {args.batch}, {args.steps} timed steps")
+    print(f"{'configuration':<36} {'HR patches/s':>12} {'s/step':>8}")
+    for name, build in _configurations(args.lr_patch).items():
+        rate = measure(build, data, args.steps, args.batch)
+        rows.append({"configuration": name, "patches_per_s": rate, "seconds_per_step": args.batch / rate})
+        print(f"{name:<36} {rate:>12.1f} {args.batch / rate:>8.3f}", flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "gan_speed.json"
+    out.write_text(json.dumps({
+        "benchmark": "gan_speed", "scale": SCALE, "lr_patch": args.lr_patch, "batch": args.batch,
+        "steps": args.steps, "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                                          "tensorflow": tf.__version__, "keras": keras.__version__},
+        "rows": rows}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
