@@ -115,6 +115,21 @@ class SRGAN(keras.Model):
             return self.discriminator([self.upsample(lr), image], training=training)
         return self.discriminator(image, training=training)
 
+    def _critic_pair(self, lr, hr, sr, training):
+        """Logits for real and generated images from ONE critic call on the concatenated batch.
+
+        A critic with BatchNormalization (PatchGAN, SRGAN's discriminator) normalises with the
+        statistics of the batch it is given. Called on an all-real batch and then on an all-fake
+        batch, each batch is centred on its own mean, so the mean logit hardly depends on the
+        batch, and the critic learns "real vs generated" far more slowly, on natural images not at
+        all in hundreds of steps (d_real = d_fake = 0.5). One call on [real; fake] shares the
+        statistics, as in the keras.io GAN examples (tests/test_gan_critic_batch.py).
+        """
+        n = ops.shape(hr)[0]
+        logits = self._critic(ops.concatenate([lr, lr], axis=0), ops.concatenate([ops.cast(hr, sr.dtype), sr], axis=0),
+                              training)
+        return logits[:n], logits[n:]
+
     def train_step(self, data):
         lr, hr = data
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -122,8 +137,7 @@ class SRGAN(keras.Model):
         # 1. Discriminator: real HR -> 1, generated -> 0 (the generator is not updated here).
         sr = self.generator(lr, training=True)
         with tf.GradientTape() as tape:
-            real_logits = self._critic(lr, hr, True)
-            fake_logits = self._critic(lr, ops.stop_gradient(sr), True)
+            real_logits, fake_logits = self._critic_pair(lr, hr, ops.stop_gradient(sr), True)
             d_loss = ops.mean(discriminator_loss(real_logits, fake_logits, self.label_smoothing))
             scaled = self.d_optimizer.scale_loss(d_loss / replicas)
         d_vars = self.discriminator.trainable_variables
@@ -133,7 +147,8 @@ class SRGAN(keras.Model):
         with tf.GradientTape() as tape:
             sr = self.generator(lr, training=True)
             content = ops.mean(self.content_loss(hr, sr))
-            adversarial = ops.mean(adversarial_loss(self._critic(lr, sr, True)))
+            # The real half only gives the batch statistics the critic was trained with (see _critic_pair).
+            adversarial = ops.mean(adversarial_loss(self._critic_pair(lr, hr, sr, True)[1]))
             g_loss = content + self.adversarial_weight * adversarial
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         g_vars = self.generator.trainable_variables
