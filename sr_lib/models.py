@@ -254,18 +254,20 @@ def unet(
     return keras.Model(inputs, outputs, name=name or f"unet_x{scale}_d{depth}_f{filters}")
 
 
-def _residual_block(x, filters: int, name: str):
-    """SRGAN's residual block: k3n64s1 -> BN -> PReLU -> k3n64s1 -> BN, plus the input."""
+def _residual_block(x, filters: int, name: str, batch_norm: bool = True):
+    """SRGAN's residual block: k3n64s1 -> BN -> PReLU -> k3n64s1 -> BN, plus the input (BN optional)."""
     y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)
-    y = layers.BatchNormalization(momentum=0.8, name=f"{name}_bn1")(y)
+    if batch_norm:
+        y = layers.BatchNormalization(momentum=0.8, name=f"{name}_bn1")(y)
     y = layers.PReLU(shared_axes=[1, 2], name=f"{name}_prelu")(y)
     y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(y)
-    y = layers.BatchNormalization(momentum=0.8, name=f"{name}_bn2")(y)
+    if batch_norm:
+        y = layers.BatchNormalization(momentum=0.8, name=f"{name}_bn2")(y)
     return layers.Add(name=f"{name}_add")([x, y])
 
 
 def srresnet(scale: int = 4, num_res_blocks: int = 16, filters: int = 64, channels: int = 3,
-             name: str | None = None) -> keras.Model:
+             bicubic_residual: bool = False, batch_norm: bool = True, name: str | None = None) -> keras.Model:
     """SRResNet, the SRGAN generator (Ledig et al. 2017, Fig. 4): LR (N, h, w, C) -> (N, h*scale, w*scale, C).
 
     k9n64s1 + PReLU; ``num_res_blocks`` residual blocks (k3n64s1, BN, PReLU, k3n64s1, BN, skip);
@@ -276,22 +278,34 @@ def srresnet(scale: int = 4, num_res_blocks: int = 16, filters: int = 64, channe
     [-1, 1] with a tanh output; we keep the library's convention and leave the output linear), and
     the last layer runs in float32 so mixed-precision training returns float32 images.
     BatchNorm momentum 0.8 as in most public SRGAN re-implementations (faster statistics for short runs).
+
+    ``bicubic_residual=True`` (not in the paper) adds the bicubic upsampling of the input to the
+    output and starts the last layer at zero, so the untrained network *is* bicubic and training
+    only learns the missing detail (VDSR's global residual). The paper trains for 10**6 steps and
+    needs no such help; a CPU budget of a few thousand steps does (notebook 04, demo mode).
+    ``batch_norm=False`` drops the BatchNorm layers, as EDSR (Lim et al. 2017, arXiv 1707.02921)
+    did to SRResNet: BN normalises away the range of the features, which SR needs.
     """
     factors = _scale_factors(scale)
     inputs = keras.Input((None, None, channels), name="lr")
     x = layers.Conv2D(filters, 9, padding="same", name="head_conv")(inputs)
     x = head = layers.PReLU(shared_axes=[1, 2], name="head_prelu")(x)
     for block in range(num_res_blocks):
-        x = _residual_block(x, filters, f"res_{block}")
+        x = _residual_block(x, filters, f"res_{block}", batch_norm)
     x = layers.Conv2D(filters, 3, padding="same", name="body_conv")(x)
-    x = layers.BatchNormalization(momentum=0.8, name="body_bn")(x)
+    if batch_norm:
+        x = layers.BatchNormalization(momentum=0.8, name="body_bn")(x)
     x = layers.Add(name="global_skip")([head, x])
     for stage, factor in enumerate(factors):
         x = layers.Conv2D(filters * factor**2, 3, padding="same", kernel_initializer=ICNR("glorot_uniform", factor),
                           name=f"up_{stage}_conv")(x)
         x = PixelShuffle(factor, name=f"up_{stage}_shuffle")(x)
         x = layers.PReLU(shared_axes=[1, 2], name=f"up_{stage}_prelu")(x)
-    outputs = layers.Conv2D(channels, 9, padding="same", dtype="float32", name="output")(x)
+    outputs = layers.Conv2D(channels, 9, padding="same", dtype="float32", name="output",
+                            kernel_initializer="zeros" if bicubic_residual else "glorot_uniform")(x)
+    if bicubic_residual:
+        upsampled = layers.UpSampling2D(int(scale), interpolation="bicubic", dtype="float32", name="bicubic")(inputs)
+        outputs = layers.Add(dtype="float32", name="residual")([upsampled, outputs])
     return keras.Model(inputs, outputs, name=name or f"srresnet_x{scale}_b{num_res_blocks}_f{filters}")
 
 

@@ -236,3 +236,13 @@ def test_predict_pads_to_a_multiple_and_crops_back(rng):
     np.testing.assert_allclose(out, np.asarray(model(padded[None]))[0, :20, :26], atol=1e-6)
     gray = model_upscaler(model, channel="rgb", multiple=4)(image[..., :1], 2)
     assert gray.shape == (20, 26, 1)
+
+
+def test_srresnet_options_bicubic_residual_and_no_batchnorm(rng):
+    x = rng.random((1, 8, 12, 3), dtype=np.float32)
+    model = models.srresnet(4, num_res_blocks=2, filters=8, bicubic_residual=True)
+    expected = tf.image.resize(x, (32, 48), method="bicubic", antialias=False)
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(expected), atol=1e-5)
+    plain = models.srresnet(4, num_res_blocks=2, filters=8, batch_norm=False)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in plain.layers)
+    assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in models.srresnet(4, 2, 8).layers) == 5
