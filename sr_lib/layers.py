@@ -1,5 +1,9 @@
 """Sub-pixel upsampling layers: ``PixelShuffle``, ``SubPixelConv2D`` and the ICNR initializer.
 
+Also ``BicubicUpsampling`` (MATLAB's bicubic enlargement as a fixed filter + pixel shuffle, for
+residual-over-bicubic models) and ``Sampling``, the reparameterisation trick of a VAE (D. P. Kingma,
+M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014, arXiv:1312.6114).
+
 References
 ----------
 - W. Shi, J. Caballero, F. Huszár, J. Totz, A. P. Aitken, R. Bishop, D. Rueckert, Z. Wang,
@@ -36,7 +40,7 @@ import numbers
 import keras
 from keras import layers, ops
 
-__all__ = ["PixelShuffle", "ICNR", "SubPixelConv2D"]
+__all__ = ["PixelShuffle", "ICNR", "SubPixelConv2D", "Sampling", "BicubicUpsampling"]
 
 
 def _validate_scale(scale, where):
@@ -348,3 +352,139 @@ class SubPixelConv2D(layers.Layer):
         for key in ("kernel_constraint", "bias_constraint"):
             config[key] = keras.constraints.get(config[key])
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="sr_lib")
+class Sampling(layers.Layer):
+    """The reparameterisation trick of a VAE (Kingma & Welling 2014, section 2.4).
+
+    Draws ``z = mean + exp(log_var / 2) * eps`` with ``eps ~ N(0, I)``. The randomness sits in
+    ``eps`` only, so ``z`` is a differentiable function of ``mean`` and ``log_var`` and gradients
+    reach the encoder through it.
+
+    Input:  a list ``[mean, log_var]`` of two float tensors of the same shape ``(N, ...)`` (a
+            vector ``(N, D)`` or a latent map ``(N, h, w, C)``); ``log_var`` is the natural log of
+            the variance.
+    Output: ``z``, same shape and dtype. It samples in training *and* in inference: a VAE needs
+            fresh samples to generate; to use the mean, take ``mean`` directly.
+
+    Args:
+        seed: int or None. Draws come from a ``keras.random.SeedGenerator(seed)``, so two layers
+            built with the same seed give the same sequence of samples; None draws a fresh seed.
+        **kwargs: standard ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
+
+    Raises:
+        ValueError: if ``seed`` is not an int or None, or if the input is not two tensors of the
+            same shape.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"Sampling: `seed` must be an int or None, got {seed!r}.")
+        self.seed = None if seed is None else int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def _check(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2 or not all(
+            isinstance(s, (list, tuple)) for s in input_shape
+        ):
+            raise ValueError(f"Sampling expects a list [mean, log_var] of two tensors, got input shape {input_shape!r}.")
+        mean_shape, log_var_shape = (tuple(s) for s in input_shape)
+        if len(mean_shape) != len(log_var_shape) or any(
+            a is not None and b is not None and a != b for a, b in zip(mean_shape, log_var_shape)
+        ):
+            raise ValueError(
+                f"Sampling: mean and log_var must have the same shape, got {mean_shape} and {log_var_shape}."
+            )
+        return mean_shape
+
+    def build(self, input_shape):
+        self._check(input_shape)
+        self.built = True
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        epsilon = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_var) * epsilon
+
+    def compute_output_shape(self, input_shape):
+        return self._check(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"seed": self.seed})
+        return config
+
+
+def _keys_cubic(x, a=-0.5):
+    """Keys' cubic convolution kernel (a = -0.5, MATLAB's ``imresize`` "bicubic") at offsets ``x``."""
+    import numpy as np
+
+    x = np.abs(np.asarray(x, dtype=np.float64))
+    near = (a + 2) * x**3 - (a + 3) * x**2 + 1
+    far = a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a
+    return np.where(x <= 1, near, np.where(x < 2, far, 0.0))
+
+
+@keras.saving.register_keras_serializable(package="sr_lib")
+class BicubicUpsampling(layers.Layer):
+    """Bicubic enlargement by an integer factor, as MATLAB's ``imresize`` computes it, any input size.
+
+    For an integer ``scale`` every output pixel is one of ``scale**2`` sub-pixel phases, and each
+    phase is a fixed 5 x 5 separable filter of the LR image (Keys' cubic kernel, a = -0.5, at
+    MATLAB's pixel-centre coordinates ``u = (x + 0.5) / scale - 0.5``). So the layer is a fixed
+    convolution followed by the pixel shuffle of :class:`PixelShuffle`. The border is padded
+    symmetrically (edge pixel repeated), as MATLAB does, so the result equals
+    ``sr_lib.data.imresize(x, scale)`` everywhere, border included (no 8-bit rounding).
+    ``keras.layers.UpSampling2D(interpolation="bicubic")`` pads differently and cannot run on
+    inputs of unknown size inside a compiled function; this layer does both.
+
+    Input:  ``(N, H, W, C)`` float tensor, H and W >= 2 and possibly dynamic, C static.
+    Output: ``(N, scale*H, scale*W, C)``, same dtype; not clipped (bicubic overshoots a little).
+
+    Args:
+        scale: integer factor >= 2.
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+    """
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = _validate_scale(scale, "BicubicUpsampling")
+        self.input_spec = layers.InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        import numpy as np
+
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"BicubicUpsampling expects (N, H, W, C) with a known C, got {tuple(input_shape)}.")
+        r = self.scale
+        taps = np.arange(-2, 3)
+        # Row i: weights of LR pixels y-2 .. y+2 for the output pixel at LR coordinate y + d_i.
+        weights = np.stack([_keys_cubic(taps - ((i + 0.5) / r - 0.5)) for i in range(r)])
+        kernel = np.einsum("ia,jb->abij", weights, weights).reshape(5, 5, 1, r * r)
+        self.kernel = ops.convert_to_tensor(kernel.astype("float32"))
+        self.built = True
+
+    def call(self, inputs):
+        r = self.scale
+        shape = ops.shape(inputs)
+        n, h, w, c = shape[0], shape[1], shape[2], inputs.shape[-1]
+        # Every channel through the same one-channel filter: channels into the batch axis.
+        x = ops.reshape(ops.transpose(inputs, (0, 3, 1, 2)), (-1, h, w, 1))
+        x = ops.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="symmetric")
+        x = ops.conv(x, ops.cast(self.kernel, x.dtype), padding="valid")  # (N*C, h, w, r*r)
+        x = ops.reshape(x, (-1, h, w, r, r))
+        x = ops.transpose(x, (0, 1, 3, 2, 4))  # (N*C, h, r_i, w, r_j), the order of PixelShuffle
+        x = ops.reshape(x, (-1, c, h * r, w * r))
+        return ops.transpose(x, (0, 2, 3, 1))
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        r = self.scale
+        return (n, None if h is None else h * r, None if w is None else w * r, c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"scale": self.scale})
+        return config

@@ -32,6 +32,8 @@ __all__ = [
     "upsampling_head",
     "espcn",
     "autoencoder",
+    "vae",
+    "conditional_vae",
     "unet",
     "srresnet",
     "srgan_discriminator",
@@ -368,3 +370,20 @@ def patchgan_critic(channels: int = 3, condition_channels: int | None = 3, filte
     outputs = layers.Conv2D(1, 4, padding="same", dtype="float32", name="logits")(x)
     return keras.Model(inputs if len(inputs) > 1 else image, outputs, name=name)
 
+
+def vae(*args, **kwargs):
+    """The convolutional VAE of notebook 05 (Kingma & Welling 2014); see :func:`sr_lib.vae.vae`.
+
+    Re-exported lazily: ``sr_lib.vae`` imports TensorFlow for its ``train_step`` and builds on
+    ``sr_lib.layers``; importing it here at module level is not needed to build the other models.
+    """
+    from sr_lib.vae import vae as factory
+
+    return factory(*args, **kwargs)
+
+
+def conditional_vae(*args, **kwargs):
+    """The conditional VAE for SR of notebook 05 (Sohn et al. 2015); see :func:`sr_lib.vae.conditional_vae`."""
+    from sr_lib.vae import conditional_vae as factory
+
+    return factory(*args, **kwargs)
