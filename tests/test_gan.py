@@ -246,3 +246,20 @@ def test_srresnet_options_bicubic_residual_and_no_batchnorm(rng):
     plain = models.srresnet(4, num_res_blocks=2, filters=8, batch_norm=False)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in plain.layers)
     assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in models.srresnet(4, 2, 8).layers) == 5
+
+
+def test_mixed_float16_wraps_optimizers_and_keeps_float32_outputs(rng):
+    from sr_lib.training import use_mixed_precision
+
+    try:
+        assert use_mixed_precision(True) == "mixed_float16"
+        gan = _tiny_srgan()
+        assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        lr, hr = _batch(rng)
+        assert gan.generator(lr).dtype == "float32"
+        assert gan.generator.get_layer("res_0_conv1").compute_dtype == "float16"
+        logs = gan.fit(lr, hr, batch_size=4, epochs=1, verbose=0).history
+        assert all(np.isfinite(v[0]) for v in logs.values())
+    finally:
+        assert use_mixed_precision(False) == "float32"
