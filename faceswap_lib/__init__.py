@@ -9,8 +9,12 @@ them, so ``import faceswap_lib`` stays cheap and needs neither dlib nor OpenCV):
 - ``video``      reading clips frame by frame (``read_frames``)
 - ``extract``    a clip -> aligned PNG crops + ``alignments.json`` (``extract``)
 - ``augment``    training pairs: random affine + warp -> (warped input, target)
+- ``models``     the shared-encoder autoencoder: ``faceswap_autoencoder`` / ``FaceSwapAutoencoder``
+- ``training``   faces of an extract folder, warped-pair datasets, previews, resumable ``train``, save/load
+- ``convert``    masks, colour correction, blending, the synthetic label, ``swap_face``, ``convert_video``
+- ``identity``   dlib face-recognition embeddings and the identity score of a swap
+- ``__main__``   the command line: ``python -m faceswap_lib {extract,train,convert}``
 
-The model, training and convert modules arrive with the later face-swapping notebooks (07 on).
 This package is installed with ``sr_lib`` so that its decoders can reuse
 ``sr_lib.layers.PixelShuffle``; ``sr_lib`` never imports it.
 

@@ -1,0 +1,89 @@
+"""python -m faceswap_lib: help, clear errors, and extract -> train -> convert end to end on tiny data."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap_lib.__main__ import CONSENT, main
+
+
+def test_help_shows_commands_and_consent():
+    result = subprocess.run([sys.executable, "-m", "faceswap_lib", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for word in ("extract", "train", "convert"):
+        assert word in result.stdout
+    assert " ".join(CONSENT.split()) in " ".join(result.stdout.split())  # the consent note, as the epilog
+    with pytest.raises(SystemExit) as exit_info:
+        main(["convert", "--help"])
+    assert exit_info.value.code == 0
+
+
+def test_clear_errors(tmp_path, capsys):
+    assert main(["convert", str(tmp_path / "v.mp4"), str(tmp_path / "no_model"), str(tmp_path / "o.mp4")]) == 2
+    assert "model folder not found" in capsys.readouterr().err
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert main(["train", str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "m")]) == 2
+    assert "alignments.json" in capsys.readouterr().err
+    assert main(["extract", str(tmp_path / "missing.mp4"), str(tmp_path / "x")]) == 2
+    assert "video file not found" in capsys.readouterr().err
+    assert main(["extract", str(tmp_path / "missing.mp4"), str(tmp_path / "x"), "--size", "0"]) == 2
+    assert "--size" in capsys.readouterr().err
+
+
+def test_extract_without_a_face_says_so(tmp_path, capsys):
+    path = tmp_path / "blank.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 96))
+    for _ in range(3):
+        writer.write(np.full((96, 96, 3), 90, np.uint8))
+    writer.release()
+    assert main(["extract", str(path), str(tmp_path / "out")]) == 2
+    assert "no face found" in capsys.readouterr().err
+
+
+def _read_video(path):
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return frames
+        frames.append(frame)
+
+
+def test_end_to_end_extract_train_convert(mirror, tmp_path, capsys):
+    videos = mirror / "faces" / "videos"
+    for name in ("d6", "d14"):
+        assert main(["extract", str(videos / f"{name}.mp4"), str(tmp_path / name), "--size", "64", "--max-frames", "6"]) == 0
+    model_dir = tmp_path / "model"
+    train = ["train", str(tmp_path / "d6"), str(tmp_path / "d14"), str(model_dir), "--size", "32",
+             "--batch-size", "2", "--chunk", "1", "--preview-every", "2"]
+    assert main(train + ["--steps", "2"]) == 0
+    assert (model_dir / "faceswap.weights.h5").is_file() and (model_dir / "previews" / "preview_0000002.png").is_file()
+    assert not (model_dir / "backup").exists()  # BackupAndRestore cleans up after a finished run
+    # Resumable: a second call continues from the saved weights and counts on.
+    assert main(train + ["--steps", "1"]) == 0
+    assert json.loads((model_dir / "faceswap.json").read_text())["steps"] == 3
+    assert main(train[:-4] + ["--size", "64", "--steps", "1"]) == 2
+    assert "size mismatch" in capsys.readouterr().err
+
+    out = tmp_path / "swapped.mp4"
+    assert main(["convert", str(videos / "d6.mp4"), str(model_dir), str(out), "--direction", "a2b", "--max-frames", "4"]) == 0
+    frames = _read_video(out)
+    assert len(frames) == 4 and frames[0].shape == (480, 480, 3)  # d6 is 480 x 480
+    # Every swapped frame carries the label: white text in the bottom-left corner, none elsewhere.
+    corner = frames[0][-40:, :120]
+    assert (corner.min(axis=2) > 200).sum() > 20
+    preview = cv2.imread(str(tmp_path / "swapped_preview.png"))
+    assert preview is not None and preview.shape[1] == 2 * 480
+    assert main(["convert", str(videos / "d14.mp4"), str(model_dir), str(tmp_path / "b2a.mp4"), "--direction", "b2a",
+                 "--max-frames", "2", "--no-synthetic-label", "--blend", "feathered", "--color", "histogram"]) == 0
+    unlabelled = _read_video(tmp_path / "b2a.mp4")
+    assert len(unlabelled) == 2
+    original = next(iter(_read_video(videos / "d14.mp4")))
+    # No label: the corner is the original picture (up to mp4 compression), not a black box.
+    assert np.abs(unlabelled[0][-40:, :120].astype(float) - original[-40:, :120]).mean() < 8
