@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["random_crop_pair", "random_flip_rotate_pair", "make_dataset"]
+__all__ = ["random_crop_pair", "random_flip_rotate_pair", "make_dataset", "make_patch_dataset"]
 
 
 def random_crop_pair(lr, hr, lr_patch: int, scale: int, seed):
@@ -178,6 +178,70 @@ def make_dataset(
         return tf.ensure_shape(lr, lr_shape), tf.ensure_shape(hr, hr_shape)
 
     dataset = dataset.enumerate().map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def make_patch_dataset(
+    pairs: tf.data.Dataset,
+    *,
+    scale: int,
+    lr_patch: int,
+    batch_size: int = 16,
+    patches_per_image: int = 16,
+    shuffle_buffer: int = 64,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Training patches streamed from a ``tf.data`` source of whole images too large to hold in memory.
+
+    For DIV2K (800 images of about 2K x 1.4K pixels: ~7 GB as uint8, four times that as float32),
+    ``make_dataset``'s in-memory pairs do not fit; ``sr_lib.data.registry.load_div2k`` returns a
+    ``tf.data.Dataset`` of ``(lr, hr)`` uint8 pairs, and this function cuts it into batches.
+
+    Pipeline: repeat -> shuffle whole images (``shuffle_buffer`` of them) -> cut
+    ``patches_per_image`` aligned random crops from each (decoding a 2K image costs far more than
+    cropping it, so each decoded image serves several patches) -> random flip/rotation -> float32
+    in [0, 1] -> shuffle patches -> batch -> prefetch. Seeded like :func:`make_dataset`.
+
+    Args:
+        pairs: dataset of ``(lr, hr)`` images, (h, w, C) and (h*scale, w*scale, C), uint8 (0..255)
+            or float in [0, 1]; images smaller than ``lr_patch`` fail at run time with a message.
+        scale, lr_patch, batch_size, seed: as in :func:`make_dataset`.
+        patches_per_image: crops cut from every decoded image.
+        shuffle_buffer: whole images kept for shuffling (memory: this many decoded images).
+
+    Returns:
+        Infinite dataset of ``(lr_batch, hr_batch)`` float32, (B, p, p, C) and (B, p*s, p*s, C).
+    """
+    scale = _check_positive_int(scale, "scale")
+    lr_patch = _check_positive_int(lr_patch, "lr_patch")
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    patches_per_image = _check_positive_int(patches_per_image, "patches_per_image")
+    channels = pairs.element_spec[0].shape[-1]
+    base_seed = tf.constant(seed, dtype=tf.int64)
+
+    def to_float(image):
+        if image.dtype == tf.uint8:
+            return tf.cast(image, tf.float32) / 255.0
+        return tf.cast(image, tf.float32)
+
+    def crops(index, pair):
+        lr, hr = pair
+        seeds = tf.random.split(tf.stack([base_seed, index]), patches_per_image)
+
+        def one(patch_seed):
+            crop_seed, augment_seed = tf.unstack(tf.random.split(patch_seed, 2))
+            lr_crop, hr_crop = random_crop_pair(lr, hr, lr_patch, scale, crop_seed)
+            lr_crop, hr_crop = random_flip_rotate_pair(lr_crop, hr_crop, augment_seed)
+            return to_float(lr_crop), to_float(hr_crop)
+
+        lr_crops, hr_crops = tf.map_fn(
+            one, seeds, fn_output_signature=(tf.TensorSpec((lr_patch, lr_patch, channels), tf.float32),
+                                             tf.TensorSpec((lr_patch * scale, lr_patch * scale, channels), tf.float32)))
+        return tf.data.Dataset.from_tensor_slices((lr_crops, hr_crops))
+
+    dataset = pairs.repeat().shuffle(shuffle_buffer, seed=seed).enumerate()
+    dataset = dataset.interleave(crops, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.shuffle(patches_per_image * 8, seed=seed + 1)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
