@@ -46,6 +46,7 @@ _YCBCR_MATRIX = np.array(
     ]
 )
 _YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
+_RGB_MATRIX = np.linalg.inv(_YCBCR_MATRIX)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -66,11 +67,29 @@ def to_float32(image: np.ndarray) -> np.ndarray:
     return array.astype(np.float32)
 
 
+def _mix_channels(image, matrix, offset_before=None, offset_after=None, dtype=np.float64):
+    """``(image - offset_before) @ matrix.T + offset_after`` over the last axis (3 channels), in ``dtype``.
+
+    Written as nine whole-plane multiply-adds: numpy's ``@`` with a (..., 3) operand runs one tiny
+    product per pixel and was the slowest step of upscaling a large image.
+    """
+    planes = [image[..., j].astype(dtype) for j in range(3)]
+    if offset_before is not None:
+        planes = [p - dtype(o) for p, o in zip(planes, offset_before)]
+    out = np.empty(image.shape[:-1] + (3,), dtype=dtype)
+    for i in range(3):
+        m = matrix[i].astype(dtype)
+        out[..., i] = m[0] * planes[0] + m[1] * planes[1] + m[2] * planes[2]
+        if offset_after is not None:
+            out[..., i] += dtype(offset_after[i])
+    return out
+
+
 def _rgb_to_ycbcr255(image: np.ndarray) -> np.ndarray:
     """YCbCr on the 0..255 scale in float64 (the metrics measure here, without float32 rounding)."""
     array = np.asarray(image)
     rgb = array / 255.0 if array.dtype == np.uint8 else array.astype(np.float64)
-    return rgb @ _YCBCR_MATRIX.T + _YCBCR_OFFSET
+    return _mix_channels(rgb, _YCBCR_MATRIX, offset_after=_YCBCR_OFFSET)
 
 
 def rgb_to_ycbcr(image: np.ndarray) -> np.ndarray:
@@ -80,9 +99,10 @@ def rgb_to_ycbcr(image: np.ndarray) -> np.ndarray:
 
 def ycbcr_to_rgb(image: np.ndarray) -> np.ndarray:
     """Inverse of :func:`rgb_to_ycbcr`: YCbCr float [0, 1] (H, W, 3) -> RGB float32, not clipped."""
-    ycbcr = np.asarray(image, dtype=np.float64) * 255.0
-    rgb = (ycbcr - _YCBCR_OFFSET) @ np.linalg.inv(_YCBCR_MATRIX).T
-    return rgb.astype(np.float32)
+    # float32 arithmetic: the result is float32 anyway (its rounding, ~1e-7, is far below 1/255),
+    # and this runs on every output pixel of an upscaled image, where float64 doubles the memory traffic.
+    ycbcr = np.asarray(image, dtype=np.float32) * np.float32(255.0)
+    return _mix_channels(ycbcr, _RGB_MATRIX, offset_before=_YCBCR_OFFSET, dtype=np.float32)
 
 
 def rgb_to_y(image: np.ndarray) -> np.ndarray:
