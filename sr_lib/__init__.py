@@ -9,6 +9,8 @@ Modules (each small, one job; import what you need):
 - ``sr_lib.losses``    MSE, MAE, PSNR, SSIM, HFEN and combined losses for ``compile``
 - ``sr_lib.training``  step-counted ``fit`` with resume, learning-rate steps
 - ``sr_lib.inference`` whole images through a model (Y channel + bicubic chroma)
+- ``sr_lib.tiling``    tiled inference with cropped overlaps: any image size in bounded memory
+- ``sr_lib.cli``       ``python -m sr_lib upscale|evaluate|models`` (your own images, any dataset)
 - ``sr_lib.flops``     multiply-accumulates per layer, FLOPs per output pixel
 - ``sr_lib.pretrained`` the weights this project trained and ships (``load("espcn_x3")``)
 - ``sr_lib.evaluation`` run an upscaler over a benchmark and tabulate PSNR / SSIM

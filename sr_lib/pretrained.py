@@ -1,7 +1,9 @@
 """Weights this project trained itself, shipped in ``assets/weights/`` with sha256 checksums.
 
 ``load("espcn_x3")`` rebuilds the model from its factory and loads the weights, so readers can skip
-training. ``assets/weights/registry.json`` records for every entry the factory and its arguments, the
+training. ``assets/weights/registry.json`` records for every entry the factory (any public factory in
+``sr_lib.models``) and its arguments, how the model is run (``channel``: "y" for one-channel models
+on the luma, "rgb" for colour models; ``multiple``: the size the input must divide), the
 file's sha256, and how the weights were made (data, steps, training time, the machine, the scores
 measured right after training). :func:`save` writes an entry; the training scripts in ``benchmarks/``
 call it.
@@ -16,7 +18,7 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["weights_dir", "registry", "available", "load", "save", "PretrainedError"]
+__all__ = ["weights_dir", "registry", "available", "info", "load", "save", "PretrainedError"]
 
 _REGISTRY_FILE = "registry.json"
 
@@ -46,10 +48,36 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _factories():
+def _factory(name: str):
+    """The public model factory ``sr_lib.models.<name>`` (any of them: espcn, unet, srresnet, ...)."""
     from sr_lib import models
 
-    return {"espcn": models.espcn}
+    factory = getattr(models, name, None) if isinstance(name, str) and not name.startswith("_") else None
+    return factory if callable(factory) and not isinstance(factory, type) else None
+
+
+def info(name: str) -> dict:
+    """How to run the registered model ``name``: ``{"scale", "channel", "multiple"}`` plus its entry.
+
+    ``channel`` is ``"y"`` (one-channel model on the luma, chroma bicubic; the default, as for the
+    ESPCN entries) or ``"rgb"`` (three channels in and out); ``multiple`` the size the input must
+    divide (``2**depth`` for U-Nets; default 1).
+
+    Raises:
+        KeyError: unknown name (the message lists the registered ones).
+        PretrainedError: the entry has no scale or an unknown channel.
+    """
+    entries = registry()
+    if name not in entries:
+        raise KeyError(f"no pretrained weights named {name!r}; available: {', '.join(sorted(entries)) or 'none'}")
+    entry = entries[name]
+    scale = entry.get("scale", entry.get("kwargs", {}).get("scale"))
+    if scale is None:
+        raise PretrainedError(f"registry entry {name!r} records no scale (kwargs.scale or scale)")
+    channel = entry.get("channel", "y")
+    if channel not in ("y", "rgb"):
+        raise PretrainedError(f"registry entry {name!r}: channel must be 'y' or 'rgb', got {channel!r}")
+    return {**entry, "scale": int(scale), "channel": channel, "multiple": int(entry.get("multiple", 1))}
 
 
 def load(name: str):
@@ -71,7 +99,7 @@ def load(name: str):
         raise PretrainedError(
             f"{path} is corrupt or was replaced: sha256 {actual} differs from the registered {entry['sha256']}"
         )
-    factory = _factories().get(entry["factory"])
+    factory = _factory(entry["factory"])
     if factory is None:
         raise PretrainedError(f"{name!r} names an unknown model factory {entry['factory']!r}")
     model = factory(**entry["kwargs"])

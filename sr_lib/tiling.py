@@ -1,0 +1,165 @@
+"""Tiled inference: upscale an image of any size piece by piece, so memory stays bounded.
+
+A fully convolutional SR model computes each output pixel from a small LR neighbourhood, its
+*receptive field*: ``r`` LR pixels on each side (ESPCN: 5x5, 3x3, 3x3 convolutions in LR space give
+``r = 2 + 1 + 1 = 4``; the bicubic chroma of the Y-channel recipe needs 2 more). So split the LR
+image into ``tile x tile`` cores, cut each core out **with ``overlap`` extra LR pixels on every side**
+(fewer where the image ends), upscale that piece, and keep only the part of its output that belongs to
+the core. With ``overlap >= r`` every kept output pixel saw exactly the same input values as in the
+whole-image run:
+
+- inside the image, the margin holds the real neighbours, so the "same" zero padding at the piece's
+  edge only touches outputs that are thrown away;
+- at the image border the piece ends where the image ends, so the model pads exactly as it does on
+  the whole image.
+
+The kept pixels are therefore the whole-image result (equal up to float rounding of a different
+convolution order, far below 1/255), and no blending is needed: cropping is exact where blending
+would only average two slightly wrong values. With ``overlap < r`` (deep models such as SRResNet,
+whose receptive field is ~40 LR pixels) the result differs near tile seams, in practice by much less
+than one grey level because distant pixels contribute little; ``tests/test_tiling.py`` measures both.
+
+Models with stride-2 layers (U-Net, the autoencoder) are only shift-equivariant by multiples of
+``2**depth``: pass ``multiple`` and tile origins and sizes are aligned to it.
+
+Memory: the output is allocated once (``out_dtype=np.uint8`` needs a quarter of float32) and
+each model call sees one piece of ``(tile + 2 * overlap)**2`` LR pixels; with ``workers`` threads at
+most ``3 * workers`` pieces are in flight (``benchmarks/inference_speed.py`` measures the peak).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+__all__ = ["tile_boxes", "upscale_tiled"]
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def tile_boxes(height: int, width: int, tile: int, overlap: int, multiple: int = 1) -> Iterator[tuple]:
+    """The pieces of an (height, width) LR image, as ``(core, piece)`` boxes ``(y0, y1, x0, x1)``.
+
+    Cores tile the image without gaps or overlaps; each piece is its core grown by ``overlap`` on
+    every side and clipped to the image. ``tile`` and ``overlap`` are rounded up to ``multiple``.
+    """
+    tile, multiple = _positive_int(tile, "tile"), _positive_int(multiple, "multiple")
+    if isinstance(overlap, bool) or int(overlap) != overlap or overlap < 0:
+        raise ValueError(f"overlap must be an integer >= 0, got {overlap!r}")
+    tile = -(-tile // multiple) * multiple
+    overlap = -(-int(overlap) // multiple) * multiple
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
+            piece = (max(0, y0 - overlap), min(height, y1 + overlap), max(0, x0 - overlap), min(width, x1 + overlap))
+            yield (y0, y1, x0, x1), piece
+
+
+def upscale_tiled(
+    upscale: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
+    scale: int,
+    *,
+    tile: int | None = 256,
+    overlap: int = 16,
+    multiple: int = 1,
+    out_dtype=np.float32,
+    progress: bool = False,
+    workers: int = 1,
+) -> np.ndarray:
+    """Apply ``upscale`` (an (h, w, C) -> (h*scale, w*scale, C') function) to ``image`` tile by tile.
+
+    Args:
+        upscale: e.g. ``lambda lr: sr_lib.inference.upscale_via_y(model, lr, 4)``; gets float32
+            pieces in [0, 1] and must return float32 [0, 1] (clipped) images ``scale`` times larger.
+        image: float32 (H, W, C) in [0, 1].
+        scale: the upscaling factor.
+        tile: core side in LR pixels; ``None`` (or a tile larger than the image) runs the whole image at once.
+        overlap: LR pixels of context on each side of a core (see the module doc: >= the receptive
+            field radius gives the whole-image result).
+        multiple: align tiles to this (``2**depth`` for models with stride-2 layers).
+        out_dtype: ``np.float32`` or ``np.uint8`` (rounded like :func:`sr_lib.metrics.to_uint8`;
+            a quarter of the memory, what gets written to 8-bit files anyway).
+        progress: show a tqdm bar over the tiles.
+        workers: tiles processed at once in threads. The NumPy steps around the model (colour
+            conversion, bicubic chroma) run on one core each, so 2 workers keep 2 cores busy; every
+            tile writes its own part of the output, so the result does not depend on this.
+
+    Returns:
+        (H * scale, W * scale, C') array of ``out_dtype``.
+    """
+    from sr_lib.metrics import to_uint8
+
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 3:
+        raise ValueError(f"upscale_tiled expects an (H, W, C) image, got shape {image.shape}")
+    scale = _positive_int(scale, "scale")
+    if np.dtype(out_dtype) not in (np.dtype(np.float32), np.dtype(np.uint8)):
+        raise ValueError(f"out_dtype must be float32 or uint8, got {out_dtype!r}")
+    height, width = image.shape[:2]
+    if tile is None:
+        tile = max(height, width)
+    boxes = list(tile_boxes(height, width, tile, overlap, multiple))
+    workers = _positive_int(workers, "workers")
+    output = None
+
+    def run(box):
+        (y0, y1, x0, x1), (py0, py1, px0, px1) = box
+        result = np.asarray(upscale(image[py0:py1, px0:px1]))
+        expected = ((py1 - py0) * scale, (px1 - px0) * scale)
+        if result.shape[:2] != expected:
+            raise ValueError(f"upscale returned {result.shape[:2]} for a {(py1 - py0, px1 - px0)} piece; "
+                             f"expected {expected} (scale {scale})")
+        core = result[(y0 - py0) * scale:(y1 - py0) * scale, (x0 - px0) * scale:(x1 - px0) * scale]
+        return box, to_uint8(core) if np.dtype(out_dtype) == np.uint8 else core
+
+    def store(box, core):
+        nonlocal output
+        (y0, y1, x0, x1), _ = box
+        if output is None:
+            output = np.empty((height * scale, width * scale, core.shape[2]), dtype=out_dtype)
+        output[y0 * scale:y1 * scale, x0 * scale:x1 * scale] = core
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(boxes), desc="tiles", unit="tile", leave=False)
+    if workers == 1 or len(boxes) == 1:
+        results = map(run, boxes)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(workers)
+        # Bounded look-ahead: at most 2 * workers finished tiles wait in memory at any time.
+        results = _bounded_map(pool, run, boxes, 2 * workers)
+    for box, core in results:
+        store(box, core)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return output
+
+
+def _bounded_map(pool, fn, items, ahead: int):
+    """``pool.map`` that submits at most ``ahead`` items beyond the one being consumed."""
+    from collections import deque
+
+    pending = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
