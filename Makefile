@@ -11,7 +11,7 @@ MODE   ?= smoke
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install run test unit nbtest lab notebooks benchmarks clean
+.PHONY: help install run test unit nbtest lab notebooks benchmarks bench clean
 
 help:
 	@echo "make run        execute every numbered notebook (smoke mode) into build/, print a summary"
@@ -19,6 +19,8 @@ help:
 	@echo "make lab        start JupyterLab in notebooks/"
 	@echo "make notebooks  re-execute the notebooks in demo mode and store their outputs"
 	@echo "make benchmarks run the scripts in benchmarks/ (tables on screen, JSON in results/)"
+	@echo "make bench      quick benchmarks (bicubic, inference speed/memory), then results/RESULTS.md + README"
+	@echo "                (make bench FULL=1: every benchmark, including the trainings, then the same)"
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +51,17 @@ notebooks: $(STAMP)
 
 benchmarks: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The results table: quick benchmarks (a few minutes on 2 cores) re-measured, the JSON of the long ones
+# (training runs) reused as stored, then results/RESULTS.md and the README's Results section regenerated.
+BENCH_QUICK := benchmarks/bicubic_baseline.py benchmarks/inference_speed.py
+bench: $(STAMP)
+ifeq ($(FULL),1)
+	@$(MAKE) --no-print-directory benchmarks
+else
+	@for b in $(BENCH_QUICK); do echo "== $$b"; $(PY) $$b || exit 1; done
+endif
+	$(PY) tools/make_results.py
 
 clean:
 	rm -rf build .pytest_cache
