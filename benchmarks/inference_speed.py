@@ -7,7 +7,8 @@ image, milliseconds per output megapixel, and the process CPU seconds (all threa
 shared with other jobs the wall time stretches, the CPU time much less), best of ``--repeats``
 after one warm-up call. The machine's load average is recorded with the result. SRResNet
 (Ledig et al. 2017: 16 residual blocks, 64 filters) runs with **random weights** on a 256 x 256
-input: its speed does not depend on the weights, and no trained SRResNet is registered yet.
+input: its speed does not depend on the weights (the trained, slimmer ``srresnet_x4_demo`` is timed
+like every registered model).
 
 Memory: a fresh Python process upscales a 16-megapixel input (4000 x 4000 RGB) x4 with ESPCN, in
 tiles, into an 8-bit buffer, and reports its peak resident set size (``VmHWM`` from

@@ -82,8 +82,11 @@ def test_shipped_weights_reproduce_their_recorded_scores(mirror, monkeypatch):
 
     monkeypatch.setenv("SRFS_DATA_DIR", str(mirror))
     monkeypatch.delenv("SRFS_WEIGHTS_DIR", raising=False)
-    entries = {n: e for n, e in pretrained.registry().items() if e.get("factory") == "espcn"}
+    entries = pretrained.registry()
+    assert entries, "the repository ships weights"
     for name, entry in entries.items():
-        pairs = load_benchmark("Set5", entry["kwargs"]["scale"])
-        result = evaluation.evaluate(model_upscaler(pretrained.load(name)), pairs)
+        how = pretrained.info(name)
+        pairs = load_benchmark("Set5", how["scale"])
+        upscaler = model_upscaler(pretrained.load(name), channel=how["channel"], multiple=how["multiple"])
+        result = evaluation.evaluate(upscaler, pairs)
         assert result.mean_psnr == pytest.approx(entry["scores"]["Set5"]["psnr"], abs=0.01), name
