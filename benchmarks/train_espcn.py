@@ -14,25 +14,21 @@ Needs T91, Set5 and Set14 (SRFS_DATA_DIR pointing at the mirror, or the download
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from sr_lib import evaluation, pretrained  # noqa: E402
-from sr_lib.data import load_benchmark, load_hr_images, luma_pairs, make_pairs  # noqa: E402
+from sr_lib.data import load_hr_images, luma_pairs, make_pairs  # noqa: E402
 from sr_lib.data.pipeline import make_dataset  # noqa: E402
 from sr_lib.inference import model_upscaler  # noqa: E402
 from sr_lib.models import espcn  # noqa: E402
 from sr_lib.training import fit_steps, step_schedule  # noqa: E402
+from training_record import score, write_record  # noqa: E402  (benchmarks/, beside this script)
 
 PAPER = {3: {"Set5": 32.55, "Set14": 29.08}}
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def main() -> None:
@@ -58,14 +54,9 @@ def main() -> None:
     fit_steps(model, dataset, args.steps, chunk=5000, batch_size=args.batch_size)
     train_seconds = time.perf_counter() - started
 
-    scores = {}
-    for name in ("Set5", "Set14"):
-        pairs = load_benchmark(name, args.scale)
-        model_result = evaluation.evaluate(model_upscaler(model), pairs, method="ESPCN", dataset=name)
-        bicubic = evaluation.evaluate(evaluation.bicubic, pairs, method="bicubic", dataset=name)
-        scores[name] = {"psnr": model_result.mean_psnr, "ssim": model_result.mean_ssim,
-                        "bicubic_psnr": bicubic.mean_psnr, "bicubic_ssim": bicubic.mean_ssim,
-                        "paper_psnr": PAPER.get(args.scale, {}).get(name)}
+    scores = score(model_upscaler(model), args.scale, "ESPCN")
+    for name, s in scores.items():
+        s["paper_psnr"] = PAPER.get(args.scale, {}).get(name)
 
     print(f"\nESPCN x{args.scale}: {args.steps} steps of {args.batch_size} {args.lr_patch}x{args.lr_patch} "
           f"LR patches in {train_seconds / 60:.1f} min on {os.cpu_count()} CPU threads")
@@ -74,22 +65,13 @@ def main() -> None:
         paper = f"{s['paper_psnr']:.2f}" if s["paper_psnr"] else "-"
         print(f"{name:<7}{s['bicubic_psnr']:>10.2f}{s['psnr']:>9.2f}{paper:>8}{s['ssim']:>8.4f}")
 
-    metadata = {
+    recipe = {
         "data": "T91, Y channel, LR by MATLAB-compatible bicubic; augment: flips + 90-degree rotations",
         "steps": args.steps, "batch_size": args.batch_size, "lr_patch": args.lr_patch,
         "optimizer": f"Adam {args.learning_rate:g}, x0.1 at 70% and 90% of the steps", "loss": "MSE",
-        "train_seconds": round(train_seconds, 1), "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
-        "keras": keras.__version__, "seed": args.seed,
-        "scores": {k: {"psnr": round(v["psnr"], 3), "ssim": round(v["ssim"], 4)} for k, v in scores.items()},
     }
-    if args.save:
-        path = pretrained.save(model, f"espcn_x{args.scale}", factory="espcn", kwargs=kwargs, metadata=metadata)
-        print(f"saved {path}")
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"espcn_x{args.scale}.json"
-    out.write_text(json.dumps({"benchmark": "train_espcn", **metadata, "scores": scores}, indent=1) + "\n")
-    print(f"wrote {out}")
-
+    write_record(model, f"espcn_x{args.scale}", benchmark="train_espcn", factory="espcn", kwargs=kwargs,
+                 recipe=recipe, train_seconds=train_seconds, seed=args.seed, scores=scores, save=args.save)
 
 if __name__ == "__main__":
     main()

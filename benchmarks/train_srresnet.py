@@ -13,24 +13,21 @@ Needs T91, Set5 and Set14 (SRFS_DATA_DIR pointing at the mirror, or the download
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from sr_lib import evaluation, losses, pretrained  # noqa: E402
-from sr_lib.data import load_benchmark, load_hr_images, make_pairs  # noqa: E402
+from sr_lib import losses  # noqa: E402
+from sr_lib.data import load_hr_images, make_pairs  # noqa: E402
 from sr_lib.data.pipeline import make_dataset  # noqa: E402
 from sr_lib.inference import model_upscaler  # noqa: E402
 from sr_lib.models import srresnet  # noqa: E402
 from sr_lib.training import fit_steps, step_schedule  # noqa: E402
+from training_record import score, write_record  # noqa: E402  (benchmarks/, beside this script)
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 NAME = "srresnet_x4_demo"
 
 
@@ -55,36 +52,21 @@ def main() -> None:
     fit_steps(model, dataset, args.steps, chunk=500, batch_size=args.batch_size)
     train_seconds = time.perf_counter() - started
 
-    scores = {}
-    for name in ("Set5", "Set14"):
-        test = load_benchmark(name, 4)
-        result = evaluation.evaluate(model_upscaler(model, channel="rgb"), test, method="SRResNet", dataset=name)
-        bicubic = evaluation.evaluate(evaluation.bicubic, test, method="bicubic", dataset=name)
-        scores[name] = {"psnr": result.mean_psnr, "ssim": result.mean_ssim,
-                        "bicubic_psnr": bicubic.mean_psnr, "bicubic_ssim": bicubic.mean_ssim}
+    scores = score(model_upscaler(model, channel="rgb"), 4, "SRResNet")
     print(f"\nSRResNet x4 (6 blocks x 32, bicubic residual): {args.steps} steps of {args.batch_size} "
           f"{args.lr_patch}x{args.lr_patch} LR patches in {train_seconds / 60:.1f} min on {os.cpu_count()} CPU threads")
     print(f"{'set':<7}{'bicubic':>10}{'SRResNet':>10}{'SSIM':>8}")
     for name, s in scores.items():
         print(f"{name:<7}{s['bicubic_psnr']:>10.2f}{s['psnr']:>10.2f}{s['ssim']:>8.4f}")
 
-    metadata = {
+    recipe = {
         "data": "T91 RGB, LR by MATLAB-compatible bicubic, images >= 24 px (LR); augment: flips + 90-degree rotations",
         "mode": "notebook 04 demo recipe", "channel": "rgb", "multiple": 1,
         "steps": args.steps, "batch_size": args.batch_size, "lr_patch": args.lr_patch,
         "optimizer": f"Adam {args.learning_rate:g}, x0.1 at 70% and 90% of the steps", "loss": "MSE",
-        "train_seconds": round(train_seconds, 1), "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
-        "keras": keras.__version__, "seed": args.seed,
-        "scores": {k: {"psnr": round(v["psnr"], 3), "ssim": round(v["ssim"], 4)} for k, v in scores.items()},
     }
-    if args.save:
-        path = pretrained.save(model, NAME, factory="srresnet", kwargs=kwargs, metadata=metadata)
-        print(f"saved {path}")
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{NAME}.json"
-    out.write_text(json.dumps({"benchmark": "train_srresnet", **metadata, "scores": scores}, indent=1) + "\n")
-    print(f"wrote {out}")
-
+    write_record(model, NAME, benchmark="train_srresnet", factory="srresnet", kwargs=kwargs, recipe=recipe,
+                 train_seconds=train_seconds, seed=args.seed, scores=scores, save=args.save)
 
 if __name__ == "__main__":
     main()
