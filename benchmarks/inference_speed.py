@@ -109,7 +109,7 @@ def speed_rows(repeats: int) -> list[dict]:
     for name in pretrained.available():
         info = pretrained.info(name)
         model = pretrained.load(name)
-        upscaler = model_upscaler(model, channel=info["channel"], multiple=info["multiple"])
+        upscaler = pretrained.upscaler(name)  # as the command line runs it (bicubic first for restorers)
         channels = 1 if info["channel"] == "y" else 3
         seconds, cpu, shape = _time(lambda lr, u=upscaler, s=info["scale"]: u(lr, s), big, info["scale"], repeats)
         rows.append({"method": name, "scale": info["scale"], "weights": "trained (assets/weights)",

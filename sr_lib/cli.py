@@ -57,8 +57,6 @@ def make_upscaler(name: str, scale: int | None = None):
     """
     from sr_lib import pretrained
     from sr_lib.evaluation import bicubic
-    from sr_lib.inference import model_upscaler
-
     if name == "bicubic":
         if scale is None:
             raise CliError("--model bicubic needs --scale")
@@ -73,10 +71,9 @@ def make_upscaler(name: str, scale: int | None = None):
     if scale is not None and int(scale) != info["scale"]:
         raise CliError(f"model {name!r} upscales x{info['scale']}, but --scale {scale} was given")
     try:
-        model = pretrained.load(name)
+        upscaler = pretrained.upscaler(name)
     except pretrained.PretrainedError as error:
         raise CliError(str(error)) from None
-    upscaler = model_upscaler(model, channel=info["channel"], multiple=info["multiple"])
     s = info["scale"]
     return (lambda lr: upscaler(lr, s)), s, info["multiple"], info["channel"]
 

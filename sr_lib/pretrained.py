@@ -3,7 +3,8 @@
 ``load("espcn_x3")`` rebuilds the model from its factory and loads the weights, so readers can skip
 training. ``assets/weights/registry.json`` records for every entry the factory (any public factory in
 ``sr_lib.models``) and its arguments, how the model is run (``channel``: "y" for one-channel models
-on the luma, "rgb" for colour models; ``multiple``: the size the input must divide), the
+on the luma, "rgb" for colour models; ``multiple``: the size the input must divide; ``input``: "lr"
+for upscalers, "bicubic" for restoration models that clean up the bicubic-enlarged image), the
 file's sha256, and how the weights were made (data, steps, training time, the machine, the scores
 measured right after training). :func:`save` writes an entry; the training scripts in ``benchmarks/``
 call it.
@@ -18,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["weights_dir", "registry", "available", "info", "load", "save", "PretrainedError"]
+__all__ = ["weights_dir", "registry", "available", "info", "load", "upscaler", "save", "PretrainedError"]
 
 _REGISTRY_FILE = "registry.json"
 
@@ -57,11 +58,13 @@ def _factory(name: str):
 
 
 def info(name: str) -> dict:
-    """How to run the registered model ``name``: ``{"scale", "channel", "multiple"}`` plus its entry.
+    """How to run the registered model ``name``: ``{"scale", "channel", "multiple", "input"}`` plus its entry.
 
     ``channel`` is ``"y"`` (one-channel model on the luma, chroma bicubic; the default, as for the
     ESPCN entries) or ``"rgb"`` (three channels in and out); ``multiple`` the size the input must
-    divide (``2**depth`` for U-Nets; default 1).
+    divide (``2**depth`` for U-Nets; default 1); ``input`` is ``"lr"`` (the model enlarges; the
+    default) or ``"bicubic"`` (a same-size restoration model, e.g. notebook 02's autoencoder, that
+    gets the bicubic-enlarged image; ``scale`` is then the factor it was measured at).
 
     Raises:
         KeyError: unknown name (the message lists the registered ones).
@@ -77,7 +80,11 @@ def info(name: str) -> dict:
     channel = entry.get("channel", "y")
     if channel not in ("y", "rgb"):
         raise PretrainedError(f"registry entry {name!r}: channel must be 'y' or 'rgb', got {channel!r}")
-    return {**entry, "scale": int(scale), "channel": channel, "multiple": int(entry.get("multiple", 1))}
+    model_input = entry.get("input", "lr")
+    if model_input not in ("lr", "bicubic"):
+        raise PretrainedError(f"registry entry {name!r}: input must be 'lr' or 'bicubic', got {model_input!r}")
+    return {**entry, "scale": int(scale), "channel": channel, "multiple": int(entry.get("multiple", 1)),
+            "input": model_input}
 
 
 def load(name: str):
@@ -110,12 +117,43 @@ def load(name: str):
     return model
 
 
+def upscaler(name: str):
+    """The registered model ``name`` as ``f(lr, scale) -> sr`` (float32 (h, w, C) in [0, 1], C = 1 or 3),
+    run the way it was trained: on the luma or RGB, padded to its ``multiple``, and for ``input="bicubic"``
+    models on the bicubic-enlarged image. This is what ``python -m sr_lib upscale/evaluate`` and the
+    shipped-score test use, so every caller runs a model the same way.
+
+    Raises: as :func:`info` and :func:`load`.
+    """
+    from sr_lib.inference import model_upscaler, predict
+
+    how = info(name)
+    model = load(name)
+    if how["input"] == "bicubic":
+        from sr_lib.data.restoration import pre_upsampled_upscaler
+
+        return pre_upsampled_upscaler(lambda image: predict(model, image, clip=False),
+                                      multiple=how["multiple"], channel=how["channel"])
+    return model_upscaler(model, channel=how["channel"], multiple=how["multiple"])
+
+
 def save(model, name: str, *, factory: str, kwargs: dict, metadata: dict) -> Path:
-    """Save ``model``'s weights as ``<name>.weights.h5`` and (re)write its registry entry."""
+    """Save ``model``'s weights (only the weights: no optimizer state) as ``<name>.weights.h5`` and
+    (re)write its registry entry. ``factory(**kwargs)`` must rebuild ``model``'s architecture."""
     directory = weights_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.weights.h5"
-    model.save_weights(path)
+    # Keras writes a compiled model's optimizer state (Adam: two slots per weight) into the same file,
+    # tripling its size; users need only the weights, so save an uncompiled twin from the factory.
+    factory_fn = _factory(factory)
+    if factory_fn is None:
+        raise PretrainedError(f"save: unknown model factory {factory!r}")
+    twin = factory_fn(**kwargs)
+    try:
+        twin.set_weights(model.get_weights())
+    except ValueError as error:
+        raise PretrainedError(f"save: {factory}({kwargs}) does not match the model being saved: {error}") from error
+    twin.save_weights(path)
     entries = registry()
     entries[name] = {"file": path.name, "sha256": _sha256(path), "factory": factory, "kwargs": kwargs, **metadata}
     (directory / _REGISTRY_FILE).write_text(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")

@@ -78,8 +78,6 @@ def test_shipped_weights_reproduce_their_recorded_scores(mirror, monkeypatch):
     files must give them again (the registry cannot drift from the weights)."""
     from sr_lib import evaluation
     from sr_lib.data import load_benchmark
-    from sr_lib.inference import model_upscaler
-
     monkeypatch.setenv("SRFS_DATA_DIR", str(mirror))
     monkeypatch.delenv("SRFS_WEIGHTS_DIR", raising=False)
     entries = pretrained.registry()
@@ -87,6 +85,49 @@ def test_shipped_weights_reproduce_their_recorded_scores(mirror, monkeypatch):
     for name, entry in entries.items():
         how = pretrained.info(name)
         pairs = load_benchmark("Set5", how["scale"])
-        upscaler = model_upscaler(pretrained.load(name), channel=how["channel"], multiple=how["multiple"])
-        result = evaluation.evaluate(upscaler, pairs)
+        result = evaluation.evaluate(pretrained.upscaler(name), pairs)
         assert result.mean_psnr == pytest.approx(entry["scores"]["Set5"]["psnr"], abs=0.01), name
+
+
+def test_bicubic_input_models_run_on_the_enlarged_image(weights_dir):
+    """A restoration entry (input="bicubic") gets the bicubic-enlarged image: with an identity
+    restorer, the upscaler must give exactly the benchmark's bicubic."""
+    from sr_lib import evaluation, models
+
+    model = models.autoencoder(filters=4, depth=1, residual=True)  # zero-initialised residual: identity
+    pretrained.save(model, "restorer", factory="autoencoder", kwargs={"filters": 4, "depth": 1, "residual": True},
+                    metadata={"scale": 3, "input": "bicubic", "multiple": 2})
+    how = pretrained.info("restorer")
+    assert (how["input"], how["scale"], how["multiple"]) == ("bicubic", 3, 2)
+    lr = np.random.default_rng(0).random((7, 9, 3)).astype("float32")
+    expected = evaluation.bicubic(lr, 3)
+    np.testing.assert_allclose(pretrained.upscaler("restorer")(lr, 3), expected, atol=1e-5)
+
+
+def test_unknown_input_kind_is_named(weights_dir):
+    _saved(weights_dir)
+    entries = json.loads((weights_dir / "registry.json").read_text())
+    entries["tiny_x2"]["input"] = "hr"
+    (weights_dir / "registry.json").write_text(json.dumps(entries))
+    with pytest.raises(pretrained.PretrainedError, match="input must be 'lr' or 'bicubic'"):
+        pretrained.info("tiny_x2")
+
+
+def test_saved_files_hold_weights_but_no_optimizer_state(weights_dir):
+    """A compiled model's file would also carry Adam's slots (3x the size); users need only the weights."""
+    import h5py
+
+    model = espcn(2, filters=(8, 4))
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.zeros((2, 6, 6, 1), "float32"), np.zeros((2, 12, 12, 1), "float32"), verbose=0)
+    path = pretrained.save(model, "tiny_x2", factory="espcn", kwargs={"scale": 2, "filters": [8, 4]}, metadata={})
+    with h5py.File(path) as file:
+        assert "optimizer" not in file
+    x = np.random.rand(1, 5, 7, 1).astype("float32")
+    np.testing.assert_allclose(pretrained.load("tiny_x2")(x), model(x), atol=1e-6)
+
+
+def test_save_rejects_a_factory_that_does_not_rebuild_the_model(weights_dir):
+    model = espcn(2, filters=(8, 4))
+    with pytest.raises(pretrained.PretrainedError, match="does not match"):
+        pretrained.save(model, "tiny_x2", factory="espcn", kwargs={"scale": 2, "filters": [16, 4]}, metadata={})

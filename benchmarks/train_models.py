@@ -1,0 +1,128 @@
+"""Train the notebooks' other demo models outside the notebooks and ship them: the autoencoder (02),
+the U-Net (03) and SRGAN (04). Each is measured on Set5 / Set14 with the SR protocol, next to bicubic.
+
+Recipes (the notebooks' demo settings, with more steps where a few minutes of CPU buy a better model):
+
+- ``autoencoder_x4``: ``models.autoencoder(filters=16, depth=2)`` (skips, residual) trained with the
+  loss that won notebook 02's comparison, MAE, on T91 luma "crapified" at x2 and x4 (bicubic down and
+  up again), 48 x 48 patches. A *restoration* model: it cleans up the bicubic-enlarged image
+  (registry ``input="bicubic"``), measured at x4.
+- ``unet_x4``: ``models.unet(4, filters=32, depth=2)`` (LR-space U-Net, bicubic shortcut), MSE, T91 RGB,
+  12 x 12 LR patches, batch 8, Adam 1e-3 — notebook 03's MSE variant.
+- ``srgan_x4_demo``: SRGAN's phase 2 started from the shipped ``srresnet_x4_demo`` generator, with
+  the *pixel* content loss (the paper's "SRGAN-MSE" variant, Ledig et al. 2017, Table 1) + 1e-3
+  adversarial loss against ``models.srgan_discriminator``. The VGG content loss of the paper needs
+  ImageNet weights that this machine cannot download, and a GAN trained on an untrained VGG is not
+  something to ship; SRGAN-MSE needs no VGG.
+
+Usage: python benchmarks/train_models.py {autoencoder_x4,unet_x4,srgan_x4_demo} [--steps N] [--save]
+Prints a table, writes ``results/<name>.json``; ``--save`` ships the weights to ``assets/weights/``.
+Needs T91, Set5 and Set14 (SRFS_DATA_DIR pointing at the mirror, or the download cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+from sr_lib import losses, models, pretrained  # noqa: E402
+from sr_lib.data import load_hr_images, make_pairs  # noqa: E402
+from sr_lib.data.pipeline import make_dataset  # noqa: E402
+from sr_lib.data.restoration import pre_upsampled_upscaler, restoration_pairs  # noqa: E402
+from sr_lib.gan import SRGAN  # noqa: E402
+from sr_lib.inference import model_upscaler, predict  # noqa: E402
+from sr_lib.training import fit_steps, step_schedule  # noqa: E402
+from training_record import score, write_record  # noqa: E402  (benchmarks/, beside this script)
+
+T91_AUGMENT = "augment: flips + 90-degree rotations"
+
+
+def t91_pairs(scale: int, lr_patch: int):
+    """T91 (LR, HR) RGB pairs at ``scale`` (LR by MATLAB-compatible bicubic), images at least one patch."""
+    pairs = [(p.lr, p.hr) for p in make_pairs(load_hr_images("T91"), scale)]
+    return [(lr, hr) for lr, hr in pairs if min(lr.shape[:2]) >= lr_patch]
+
+
+def autoencoder_x4(steps: int, seed: int):
+    kwargs = {"filters": 16, "depth": 2, "skip_connections": True, "residual": True}
+    model = models.autoencoder(**kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(step_schedule(1e-3, steps)), loss=losses.mae)
+    dataset = make_dataset(restoration_pairs(load_hr_images("T91"), (2, 4), seed=seed), scale=1, lr_patch=48,
+                           batch_size=16, seed=seed)
+    upscaler = pre_upsampled_upscaler(lambda image: predict(model, image, clip=False), multiple=4)
+    recipe = {"data": f"T91 luma, input = bicubic down by 2 or 4 and up again, 48 x 48 patches; {T91_AUGMENT}",
+              "mode": "notebook 02 demo recipe (MAE, its best loss), longer", "channel": "y", "multiple": 4,
+              "input": "bicubic", "scale": 4, "batch_size": 16, "optimizer": "Adam 0.001, x0.1 at 70% and 90%",
+              "loss": "MAE"}
+    return model, "autoencoder", kwargs, dataset, upscaler, recipe, 16
+
+
+def unet_x4(steps: int, seed: int):
+    kwargs = {"scale": 4, "filters": 32, "depth": 2}
+    model = models.unet(**kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(step_schedule(1e-3, steps)), loss=losses.mse)
+    dataset = make_dataset(t91_pairs(4, 12), scale=4, lr_patch=12, batch_size=8, seed=seed)
+    upscaler = model_upscaler(model, channel="rgb", multiple=4)
+    recipe = {"data": f"T91 RGB, LR by MATLAB-compatible bicubic, 12 x 12 LR patches; {T91_AUGMENT}",
+              "mode": "notebook 03 demo recipe (MSE variant), longer", "channel": "rgb", "multiple": 4,
+              "batch_size": 8, "lr_patch": 12, "optimizer": "Adam 0.001, x0.1 at 70% and 90%", "loss": "MSE"}
+    return model, "unet", kwargs, dataset, upscaler, recipe, 8
+
+
+def srgan_x4_demo(steps: int, seed: int):
+    source = "srresnet_x4_demo"
+    entry = pretrained.info(source)
+    generator = pretrained.load(source)
+    lr_patch, batch = 16, 8  # notebook 04's phase 2
+    gan = SRGAN(generator, models.srgan_discriminator(lr_patch * 4, filters=32), scale=4)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-4), d_optimizer=keras.optimizers.Adam(1e-4),
+                content_loss=losses.mse, adversarial_weight=1e-3)
+    dataset = make_dataset(t91_pairs(4, lr_patch), scale=4, lr_patch=lr_patch, batch_size=batch, seed=seed)
+    upscaler = model_upscaler(generator, channel="rgb")
+    recipe = {"data": f"T91 RGB, LR by MATLAB-compatible bicubic, 16 x 16 LR patches; {T91_AUGMENT}",
+              "mode": "notebook 04 phase 2 with the pixel content loss (SRGAN-MSE, Ledig et al. Table 1); "
+                      f"generator initialised from {source}",
+              "channel": "rgb", "multiple": 1, "batch_size": batch, "lr_patch": lr_patch,
+              "optimizer": "Adam 1e-4 for generator and discriminator",
+              "loss": "MSE + 1e-3 adversarial (discriminator: srgan_discriminator(64, filters=32))",
+              "pretraining": f"{source}: {entry.get('steps')} MSE steps, {entry.get('train_seconds')} s"}
+    return gan, "srresnet", entry["kwargs"], dataset, upscaler, recipe, batch
+
+
+RECIPES = {"autoencoder_x4": (autoencoder_x4, 4000), "unet_x4": (unet_x4, 3000), "srgan_x4_demo": (srgan_x4_demo, 1000)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train a notebook's demo model, evaluate it, optionally ship it.")
+    parser.add_argument("name", choices=sorted(RECIPES))
+    parser.add_argument("--steps", type=int, help="training steps (default: per model, see RECIPES)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--save", action="store_true", help="write assets/weights/<name>.weights.h5 + registry entry")
+    args = parser.parse_args()
+    build, default_steps = RECIPES[args.name]
+    steps = args.steps or default_steps
+
+    keras.utils.set_random_seed(args.seed)
+    model, factory, kwargs, dataset, upscaler, recipe, batch = build(steps, args.seed)
+    started = time.perf_counter()
+    fit_steps(model, dataset, steps, chunk=max(steps // 5, 1), batch_size=batch)
+    train_seconds = time.perf_counter() - started
+
+    scores = score(upscaler, 4, args.name)
+    print(f"\n{args.name}: {steps} steps in {train_seconds / 60:.1f} min on {os.cpu_count()} CPU threads")
+    print(f"{'set':<7}{'bicubic':>10}{'model':>10}{'SSIM':>8}")
+    for name, s in scores.items():
+        print(f"{name:<7}{s['bicubic_psnr']:>10.2f}{s['psnr']:>10.2f}{s['ssim']:>8.4f}")
+    shipped = model.generator if isinstance(model, SRGAN) else model
+    write_record(shipped, args.name, benchmark="train_models", factory=factory, kwargs=kwargs,
+                 recipe={**recipe, "steps": steps}, train_seconds=train_seconds, seed=args.seed, scores=scores,
+                 save=args.save)
+
+
+if __name__ == "__main__":
+    main()
