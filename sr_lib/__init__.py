@@ -8,8 +8,11 @@ Modules (each small, one job; import what you need):
 - ``sr_lib.models``    model factories named after their papers (``espcn``, ``autoencoder``, upsampling heads)
 - ``sr_lib.losses``    MSE, MAE, PSNR, SSIM, HFEN and combined losses for ``compile``
 - ``sr_lib.training``  step-counted ``fit`` with resume, learning-rate steps
+- ``sr_lib.gan_classics`` DCGAN and CycleGAN: factories, train steps, sample grids, diversity measures
 - ``sr_lib.inference`` whole images through a model (Y channel + bicubic chroma)
 - ``sr_lib.tiling``    tiled inference with cropped overlaps: any image size in bounded memory
+- ``sr_lib.adaptive``  coarse/fine adaptive SR: cheap model everywhere, expensive one on the hardest patches
+- ``sr_lib.adaptive_eval`` PSNR-Y against FLOPs and CPU time of an adaptive-SR router over a benchmark
 - ``sr_lib.cli``       ``python -m sr_lib upscale|evaluate|models`` (your own images, any dataset)
 - ``sr_lib.flops``     multiply-accumulates per layer, FLOPs per output pixel
 - ``sr_lib.pretrained`` the weights this project trained and ships (``load("espcn_x3")``)

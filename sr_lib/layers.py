@@ -3,6 +3,8 @@
 Also ``BicubicUpsampling`` (MATLAB's bicubic enlargement as a fixed filter + pixel shuffle, for
 residual-over-bicubic models) and ``Sampling``, the reparameterisation trick of a VAE (D. P. Kingma,
 M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014, arXiv:1312.6114).
+``InstanceNormalization`` normalises each image's channels on their own (Ulyanov et al. 2016,
+arXiv:1607.08022), for CycleGAN's generators and critics.
 
 References
 ----------
@@ -40,7 +42,7 @@ import numbers
 import keras
 from keras import layers, ops
 
-__all__ = ["PixelShuffle", "ICNR", "SubPixelConv2D", "Sampling", "BicubicUpsampling"]
+__all__ = ["PixelShuffle", "ICNR", "SubPixelConv2D", "Sampling", "BicubicUpsampling", "InstanceNormalization"]
 
 
 def _validate_scale(scale, where):
@@ -487,4 +489,64 @@ class BicubicUpsampling(layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"scale": self.scale})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="sr_lib")
+class InstanceNormalization(layers.Layer):
+    """Instance normalisation (Ulyanov, Vedaldi, Lempitsky 2016, arXiv:1607.08022, Eq. 2).
+
+    Each channel of each image is normalised with its *own* spatial mean and variance::
+
+        y[n, h, w, c] = gamma[c] * (x[n, h, w, c] - mean[n, c]) / sqrt(var[n, c] + epsilon) + beta[c]
+
+    with ``mean`` and ``var`` (biased) over ``h, w``. Unlike BatchNormalization nothing depends on
+    the other images of the batch and training and inference compute the same thing, which is why
+    style-transfer and CycleGAN generators use it: an image's contrast is removed per image.
+
+    Input:  ``(N, H, W, C)`` (``H``, ``W`` may be None; ``C`` static), float.
+    Output: same shape and dtype. The statistics are computed in float32 (a float16 variance of
+            large activations would overflow under mixed precision).
+
+    Args:
+        epsilon: added to the variance, > 0.
+        center, scale: learn ``beta`` / ``gamma`` (per channel; start at 0 / 1).
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+    """
+
+    def __init__(self, epsilon=1e-5, center=True, scale=True, **kwargs):
+        super().__init__(**kwargs)
+        if not epsilon > 0:
+            raise ValueError(f"InstanceNormalization: `epsilon` must be > 0, got {epsilon!r}.")
+        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.input_spec = layers.InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(
+                f"InstanceNormalization expects a rank-4 NHWC input with a known channel count, got {tuple(input_shape)}."
+            )
+        channels = input_shape[-1]
+        self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma") if self.scale else None
+        self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta") if self.center else None
+        self.input_spec = layers.InputSpec(ndim=4, axes={-1: channels})
+        self.built = True
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        mean = ops.mean(x, axis=(1, 2), keepdims=True)
+        variance = ops.mean(ops.square(x - mean), axis=(1, 2), keepdims=True)
+        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            y = y * ops.cast(self.gamma, "float32")
+        if self.beta is not None:
+            y = y + ops.cast(self.beta, "float32")
+        return ops.cast(y, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"epsilon": self.epsilon, "center": self.center, "scale": self.scale})
         return config

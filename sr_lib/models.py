@@ -16,6 +16,9 @@
   Super-Resolution Using a Generative Adversarial Network" (arXiv 1609.04802), Fig. 4.
 - :func:`patchgan_critic` — the conditional PatchGAN of pix2pix (Isola et al. 2017, arXiv
   1611.07004): one real/fake logit per overlapping 70 x 70 patch.
+- :func:`dcgan_generator` / :func:`dcgan_discriminator` (Radford et al. 2016, arXiv 1511.06434) and
+  :func:`cyclegan_generator` (Zhu et al. 2017, arXiv 1703.10593): re-exported from
+  :mod:`sr_lib.gan_classics`, which also holds their ``DCGAN`` / ``CycleGAN`` train steps (notebook 09).
 
 Models take and return float32 images in [0, 1] (NHWC); they never read files.
 """
@@ -25,7 +28,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from sr_lib.layers import ICNR, PixelShuffle, SubPixelConv2D
+from sr_lib.layers import ICNR, InstanceNormalization, PixelShuffle, SubPixelConv2D
 
 __all__ = [
     "HEADS",
@@ -38,6 +41,9 @@ __all__ = [
     "srresnet",
     "srgan_discriminator",
     "patchgan_critic",
+    "dcgan_generator",
+    "dcgan_discriminator",
+    "cyclegan_generator",
 ]
 
 HEADS = ("subpixel_icnr", "subpixel", "transposed", "resize_nearest", "resize_bilinear")
@@ -339,7 +345,7 @@ def srgan_discriminator(input_size: int = 96, channels: int = 3, filters: int = 
 
 
 def patchgan_critic(channels: int = 3, condition_channels: int | None = 3, filters: int = 64, num_layers: int = 3,
-                    name: str = "patchgan_critic") -> keras.Model:
+                    name: str = "patchgan_critic", norm: str = "batch") -> keras.Model:
     """pix2pix's PatchGAN (Isola et al. 2017): image (and condition) -> (N, h', w', 1) logits, one per patch.
 
     C64 (no BN) -> C128 -> C256 (stride 2, 4x4 kernels, BN, LeakyReLU 0.2) -> C512 stride 1 -> 4x4
@@ -349,8 +355,12 @@ def patchgan_critic(channels: int = 3, condition_channels: int | None = 3, filte
     Conditional (``condition_channels`` not None): inputs ``[condition, image]``, concatenated on
     channels — for SR the condition is the LR image upsampled to the HR size, so the critic judges
     whether the output is a plausible sharpening *of this input*, not just any sharp image.
-    Inputs in [0, 1], rescaled to [-1, 1] inside.
+    Inputs in [0, 1], rescaled to [-1, 1] inside. ``norm="instance"`` replaces BatchNorm by
+    :class:`~sr_lib.layers.InstanceNormalization`, as CycleGAN's discriminators do (Zhu et al. 2017).
     """
+    if norm not in ("batch", "instance"):
+        raise ValueError(f"patchgan_critic: norm must be 'batch' or 'instance', got {norm!r}")
+    normalization = layers.BatchNormalization if norm == "batch" else InstanceNormalization
     image = keras.Input((None, None, channels), name="image")
     inputs = [image]
     x = layers.Rescaling(2.0, offset=-1.0, name="image_pm1")(image)
@@ -362,10 +372,10 @@ def patchgan_critic(channels: int = 3, condition_channels: int | None = 3, filte
     for i in range(num_layers):
         x = layers.Conv2D(filters * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"conv_{i}")(x)
         if i:
-            x = layers.BatchNormalization(name=f"bn_{i}")(x)
+            x = normalization(name=f"bn_{i}")(x)
         x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
     x = layers.Conv2D(filters * 2 ** min(num_layers, 3), 4, padding="same", name=f"conv_{num_layers}")(x)
-    x = layers.BatchNormalization(name=f"bn_{num_layers}")(x)
+    x = normalization(name=f"bn_{num_layers}")(x)
     x = layers.LeakyReLU(0.2, name=f"lrelu_{num_layers}")(x)
     outputs = layers.Conv2D(1, 4, padding="same", dtype="float32", name="logits")(x)
     return keras.Model(inputs if len(inputs) > 1 else image, outputs, name=name)
@@ -385,5 +395,29 @@ def vae(*args, **kwargs):
 def conditional_vae(*args, **kwargs):
     """The conditional VAE for SR of notebook 05 (Sohn et al. 2015); see :func:`sr_lib.vae.conditional_vae`."""
     from sr_lib.vae import conditional_vae as factory
+
+    return factory(*args, **kwargs)
+
+
+def dcgan_generator(*args, **kwargs):
+    """The DCGAN generator (Radford et al. 2016); see :func:`sr_lib.gan_classics.dcgan_generator`.
+
+    Re-exported lazily, like :func:`vae`: ``sr_lib.gan_classics`` imports TensorFlow for its train steps.
+    """
+    from sr_lib.gan_classics import dcgan_generator as factory
+
+    return factory(*args, **kwargs)
+
+
+def dcgan_discriminator(*args, **kwargs):
+    """The DCGAN discriminator (Radford et al. 2016); see :func:`sr_lib.gan_classics.dcgan_discriminator`."""
+    from sr_lib.gan_classics import dcgan_discriminator as factory
+
+    return factory(*args, **kwargs)
+
+
+def cyclegan_generator(*args, **kwargs):
+    """The CycleGAN ResNet generator (Zhu et al. 2017); see :func:`sr_lib.gan_classics.cyclegan_generator`."""
+    from sr_lib.gan_classics import cyclegan_generator as factory
 
     return factory(*args, **kwargs)

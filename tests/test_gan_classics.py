@@ -1,0 +1,186 @@
+"""DCGAN / CycleGAN factories and train steps, instance normalisation, and the diversity measures (sr_lib.gan_classics)."""
+
+import keras
+import numpy as np
+import pytest
+from scipy.spatial.distance import pdist
+
+from sr_lib import models
+from sr_lib.gan_classics import (CycleGAN, DCGAN, SampleGrid, checkerboard_energy, image_dataset,
+                                 mean_pairwise_distance, unpaired_dataset)
+from sr_lib.layers import InstanceNormalization
+
+
+def _adam():
+    return keras.optimizers.Adam(1e-3, beta_1=0.5)
+
+
+def _snapshot(model):
+    return [w.numpy().copy() for w in model.trainable_weights]
+
+
+def _changed(before, model):
+    return [not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
+
+
+# --- instance normalisation -------------------------------------------------------------------------
+
+def test_instance_norm_matches_numpy(rng):
+    x = (rng.standard_normal((3, 5, 7, 4)) * 3 + 2).astype(np.float32)
+    layer = InstanceNormalization(epsilon=1e-3)
+    layer.build(x.shape)
+    gamma, beta = rng.standard_normal(4).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    layer.set_weights([gamma, beta])
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)  # biased, as in Ulyanov et al.
+    expected = gamma * (x - mean) / np.sqrt(var + 1e-3) + beta
+    np.testing.assert_allclose(np.asarray(layer(x)), expected, rtol=1e-4, atol=1e-4)
+    # Batch-independent: one image alone gives the same result as within the batch.
+    np.testing.assert_allclose(np.asarray(layer(x[1:2])), expected[1:2], rtol=1e-4, atol=1e-4)
+
+
+def test_instance_norm_config_and_saving(tmp_path, rng):
+    layer = InstanceNormalization(epsilon=1e-4, center=False, name="inorm")
+    clone = InstanceNormalization.from_config(layer.get_config())
+    assert (clone.epsilon, clone.center, clone.scale, clone.name) == (1e-4, False, True, "inorm")
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, InstanceNormalization()(keras.layers.Conv2D(3, 3, padding="same")(inputs)))
+    model.layers[-1].set_weights([rng.random(3).astype(np.float32), rng.random(3).astype(np.float32)])
+    x = rng.random((2, 8, 6, 3), dtype=np.float32)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="epsilon"):
+        InstanceNormalization(epsilon=0)
+
+
+# --- factories ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("upsampling", ["transposed", "subpixel"])
+def test_dcgan_shapes(upsampling, rng):
+    generator = models.dcgan_generator(latent_dim=8, size=32, filters=8, upsampling=upsampling)
+    images = np.asarray(generator(rng.standard_normal((2, 8)).astype(np.float32)))
+    assert images.shape == (2, 32, 32, 3) and images.min() >= 0 and images.max() <= 1
+    assert models.dcgan_discriminator(32, filters=4)(images).shape == (2, 1)
+    with pytest.raises(ValueError, match="power of two"):
+        models.dcgan_generator(size=48)
+    with pytest.raises(ValueError, match="upsampling"):
+        models.dcgan_generator(size=32, upsampling="bilinear")
+
+
+def test_dcgan_generator_follows_the_paper():
+    # size 64, filters 128: project to 4 x 4 x 1024, then 512, 256, 128 and 3 channels (Radford et al., Fig. 1).
+    generator = models.dcgan_generator(100, 64, filters=128)
+    widths = [layer.filters for layer in generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert generator.get_layer("reshape").output.shape[1:] == (4, 4, 1024) and widths == [512, 256, 128, 3]
+
+
+def test_subpixel_dcgan_starts_without_checkerboard(rng):
+    z = rng.standard_normal((4, 16)).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    subpixel = np.asarray(models.dcgan_generator(16, 32, filters=8, upsampling="subpixel")(z))
+    # ICNR + pixel shuffle in the last layer: constant 2 x 2 blocks before tanh, so no period-2 power at all.
+    assert checkerboard_energy(subpixel) < 1e-10
+
+
+@pytest.mark.parametrize("upsampling", ["transposed", "subpixel"])
+def test_cyclegan_generator_keeps_shape(upsampling, rng):
+    generator = models.cyclegan_generator(filters=4, num_res_blocks=1, upsampling=upsampling)
+    x = rng.random((2, 16, 24, 3), dtype=np.float32)
+    y = np.asarray(generator(x))
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+    assert any(isinstance(layer, InstanceNormalization) for layer in generator.layers)
+
+
+def test_patchgan_with_instance_norm(rng):
+    critic = models.patchgan_critic(condition_channels=None, filters=4, num_layers=2, norm="instance")
+    x = rng.random((3, 32, 32, 3), dtype=np.float32)
+    logits = np.asarray(critic(x, training=True))
+    assert logits.shape == (3, 8, 8, 1)
+    # Instance norm: an image's logits do not depend on the rest of the batch (BatchNorm's would).
+    np.testing.assert_allclose(np.asarray(critic(x[:1], training=True)), logits[:1], rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="norm"):
+        models.patchgan_critic(norm="layer")
+
+
+# --- train steps -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("joint_batch", [False, True])
+def test_dcgan_one_fit_step_changes_both_networks(joint_batch, rng):
+    keras.utils.set_random_seed(0)
+    gan = DCGAN(models.dcgan_generator(8, 16, filters=8), models.dcgan_discriminator(16, filters=4), seed=1,
+                joint_batch=joint_batch)
+    gan.compile(_adam(), _adam(), label_smoothing=0.1)
+    g0, d0 = _snapshot(gan.generator), _snapshot(gan.discriminator)
+    logs = gan.fit(rng.random((4, 16, 16, 3), dtype=np.float32), batch_size=4, epochs=1, verbose=0).history
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(np.isfinite(v[0]) for v in logs.values())
+    assert all(_changed(g0, gan.generator)) and all(_changed(d0, gan.discriminator))
+    assert gan.sample(3, seed=5).shape == (3, 16, 16, 3)
+    np.testing.assert_array_equal(gan.sample(2, seed=5), gan.sample(2, seed=5))
+
+
+def _tiny_cyclegan():
+    keras.utils.set_random_seed(0)
+    g = [models.cyclegan_generator(filters=4, num_res_blocks=1) for _ in range(2)]
+    d = [models.patchgan_critic(condition_channels=None, filters=4, num_layers=2, norm="instance") for _ in range(2)]
+    gan = CycleGAN(*g, *d, size=16)
+    gan.compile(_adam(), _adam(), cycle_weight=10.0, identity_weight=5.0)
+    return gan
+
+
+def test_cyclegan_one_fit_step_changes_all_networks(rng):
+    gan = _tiny_cyclegan()
+    nets = (gan.generator_ab, gan.generator_ba, gan.discriminator_a, gan.discriminator_b)
+    before = [_snapshot(n) for n in nets]
+    a, b = rng.random((2, 16, 16, 3), dtype=np.float32), rng.random((2, 16, 16, 3), dtype=np.float32)
+    logs = {k: v[0] for k, v in gan.fit(a, b, batch_size=2, epochs=1, verbose=0).history.items()}
+    assert set(logs) == set(CycleGAN.LOSSES) and all(np.isfinite(v) for v in logs.values())
+    for snapshot, net in zip(before, nets):
+        assert all(_changed(snapshot, net)), net.name
+    expected = (logs["adv_ab"] + logs["adv_ba"] + 10 * (logs["cycle_a"] + logs["cycle_b"])
+                + 5 * (logs["identity_a"] + logs["identity_b"]))
+    assert logs["g_loss"] == pytest.approx(expected, rel=1e-5)
+    assert logs["d_loss"] == pytest.approx(0.5 * (logs["d_a"] + logs["d_b"]), rel=1e-5)
+
+
+def test_cyclegan_swap_direction(rng):
+    gan = _tiny_cyclegan()
+    x = rng.random((1, 16, 16, 3), dtype=np.float32)
+    np.testing.assert_allclose(gan.swap(x, "b"), np.asarray(gan.generator_ab(x)), atol=1e-6)
+    np.testing.assert_allclose(gan.swap(x, "A"), np.asarray(gan.generator_ba(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="'a' or 'b'"):
+        gan.swap(x, "c")
+
+
+# --- data and measures -------------------------------------------------------------------------------
+
+def test_datasets_and_sample_grid(rng):
+    a, b = rng.random((6, 8, 8, 3), dtype=np.float32), rng.random((5, 8, 8, 3), dtype=np.float32)
+    batch = next(iter(image_dataset(a, 4, seed=0)))
+    flat = {tuple(np.round(im, 6).ravel()) for im in np.concatenate([a, a[:, :, ::-1]])}
+    assert batch.shape == (4, 8, 8, 3) and all(tuple(np.round(im, 6).ravel()) in flat for im in batch.numpy())
+    batch_a, batch_b = next(iter(unpaired_dataset(a, b, 3)))
+    assert batch_a.shape == batch_b.shape == (3, 8, 8, 3)
+    with pytest.raises(ValueError, match="cannot fill"):
+        image_dataset(a, 7)
+    grid = SampleGrid(lambda: a[:2], every=2)
+    grid.on_train_begin()
+    for step in range(3):
+        grid.on_train_batch_end(step)
+    grid.on_train_end()
+    assert [s for s, _ in grid.grids] == [0, 2, 3]
+
+
+def test_mean_pairwise_distance_matches_scipy(rng):
+    x = rng.random((5, 4, 4, 3))
+    expected = np.mean(pdist(x.reshape(5, -1)) / np.sqrt(48))
+    assert mean_pairwise_distance(x) == pytest.approx(expected, rel=1e-9)
+    assert mean_pairwise_distance(np.repeat(x[:1], 4, axis=0)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_checkerboard_energy():
+    board = (np.indices((8, 8)).sum(0) % 2).astype(float)[None, :, :, None]
+    assert checkerboard_energy(board) == pytest.approx(1.0)
+    blocks = np.kron(np.random.default_rng(0).random((4, 4)), np.ones((2, 2)))[None, :, :, None]
+    assert checkerboard_energy(blocks) < 1e-12
