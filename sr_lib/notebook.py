@@ -42,6 +42,10 @@ __all__ = [
     "record",
     "on_colab",
     "timer",
+    "REPOSITORY",
+    "BRANCH",
+    "pip_spec",
+    "colab_url",
 ]
 
 #: Valid run modes, from cheapest to most expensive.
@@ -53,6 +57,15 @@ MODE_ENV = "SRFS_MODE"
 #: Environment variable naming a JSON-lines file that ``record`` appends to
 #: (set per notebook by ``tools/run_notebooks.py``).
 RESULTS_ENV = "SRFS_RESULTS_FILE"
+
+#: The course's GitHub repository, "owner/name": the one place it is written. The Colab badges and the
+#: Colab set-up cells of the notebooks are rendered from it by ``tools/colab_cells.py`` (a set-up cell
+#: cannot import this module before it has installed it), and ``tests/test_colab_cells.py`` fails when a
+#: notebook still holds an old rendering.
+REPOSITORY = "srfs-tutorials/srfs-tutorials"
+
+#: The branch the Colab badges open.
+BRANCH = "main"
 
 T = TypeVar("T")
 
@@ -166,3 +179,21 @@ def timer(label: str = "elapsed", *, verbose: bool = True) -> Iterator[dict[str,
         result["seconds"] = time.perf_counter() - start
         if verbose:
             print(f"{label}: {result['seconds']:.1f} s")
+
+
+def pip_spec(repository: str | None = None) -> str:
+    """What ``pip install`` needs to install the course's libraries from GitHub: ``git+https://...git``.
+
+    ``repository`` defaults to :data:`REPOSITORY`, read at call time.
+    """
+    return f"git+https://github.com/{repository or REPOSITORY}.git"
+
+
+def colab_url(notebook: str, repository: str | None = None, branch: str | None = None) -> str:
+    """The Colab link that opens ``notebook`` (a path inside the repository, e.g. ``notebooks/01_x.ipynb``).
+
+    ``repository`` and ``branch`` default to :data:`REPOSITORY` and :data:`BRANCH`, read at call time.
+    """
+    if notebook.startswith("/") or "\\" in notebook:
+        raise ValueError(f"colab_url: expected a path inside the repository like 'notebooks/01_x.ipynb', got {notebook!r}")
+    return f"https://colab.research.google.com/github/{repository or REPOSITORY}/blob/{branch or BRANCH}/{notebook}"

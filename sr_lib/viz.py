@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-__all__ = ["show_images", "find_zoom_box", "plot_history"]
+__all__ = ["show_images", "find_zoom_box", "plot_history", "show_table"]
 
 ZOOM_COLOUR = "#ffcc00"  # bright yellow: visible on dark and light photos, and in gray panels
 _INSET_SIZE = 0.42  # inset side as a fraction of its panel
@@ -185,18 +185,19 @@ def _window_means(array: np.ndarray, side: int) -> np.ndarray:
 def plot_history(
     history,
     *,
-    title: str | None = None,
+    title: str | None = "Training curves",
     steps_per_epoch: int | None = None,
     keys: Sequence[str] | None = None,
     log: bool = True,
     figsize: tuple[float, float] = (7.0, 3.2),
+    ylabel: str | None = None,
 ) -> plt.Figure:
     """Plot training curves: one line per metric of a Keras ``History`` (or its ``.history`` dict).
 
     Args:
         history: ``keras.callbacks.History`` as returned by ``fit`` / ``sr_lib.training.fit_steps``,
             or a dict ``name -> list of per-epoch values``.
-        title: axes title.
+        title: axes title (every course figure has one; pass a more specific one).
         steps_per_epoch: if given, the x axis counts optimizer steps: Keras epoch ``e`` (0-based)
             ends at step ``(e + 1) * steps_per_epoch`` (``fit_steps`` calls an epoch a *chunk*).
             A ``History`` knows its epoch numbers, so a run resumed from a backup is drawn at the
@@ -204,9 +205,11 @@ def plot_history(
         keys: which entries to draw (default: all of them).
         log: logarithmic y axis (losses often fall by orders of magnitude).
         figsize: (width, height) in inches.
+        ylabel: y axis label (default: the key when there is one, else "loss / metric value").
 
     Returns:
-        The Figure; its single Axes has one ``Line2D`` per key, labelled with the key.
+        The Figure; its single Axes has one ``Line2D`` per key, labelled with the key; both axes
+        are labelled.
     """
     values = getattr(history, "history", history)
     if not isinstance(values, dict) or not values:
@@ -225,10 +228,79 @@ def plot_history(
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("optimizer step" if steps_per_epoch else "epoch")
-    ax.set_ylabel(keys[0] if len(keys) == 1 else "value")
+    ax.set_ylabel(ylabel or (keys[0] if len(keys) == 1 else "loss / metric value"))
     ax.grid(True, which="both", alpha=0.3)
     if len(keys) > 1:
         ax.legend()
     if title:
         ax.set_title(title)
+    return fig
+
+
+def show_table(
+    rows: Sequence[Sequence[object]],
+    header: Sequence[str],
+    *,
+    title: str,
+    number_format: str = "{:.2f}",
+    highlight: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> plt.Figure:
+    """Render a small table as a figure, for a slide or a report where Markdown does not go.
+
+    Args:
+        rows: the table body, one sequence of cells per row, each as long as ``header``. Floats are
+            written with ``number_format``; everything else with ``str``.
+        header: column names.
+        title: the figure's title (required: every course figure says what it shows).
+        number_format: format for float cells, e.g. ``"{:.4f}"`` for SSIM.
+        highlight: ``"max"`` or ``"min"``: bold the best number in every numeric column (e.g. the
+            highest PSNR); ``None`` for no highlighting.
+        figsize: (width, height) in inches (default: from the number of columns and rows).
+
+    Returns:
+        The Figure; its Axes (axis lines hidden) holds one ``matplotlib.table.Table`` whose cell
+        ``(0, j)`` is ``header[j]`` and ``(i + 1, j)`` is ``rows[i][j]`` as text.
+    """
+    header = [str(h) for h in header]
+    rows = [list(row) for row in rows]
+    if not header:
+        raise ValueError("show_table: the header is empty")
+    if not rows:
+        raise ValueError("show_table: no rows given")
+    bad = [i for i, row in enumerate(rows) if len(row) != len(header)]
+    if bad:
+        raise ValueError(f"show_table: rows {bad} do not have {len(header)} cells like the header")
+    if highlight not in (None, "max", "min"):
+        raise ValueError(f"show_table: highlight must be 'max', 'min' or None, got {highlight!r}")
+
+    def text(value) -> str:
+        is_float = isinstance(value, (float, np.floating))
+        return number_format.format(value) if is_float else str(value)
+
+    body = [[text(v) for v in row] for row in rows]
+    if figsize is None:
+        widths = [max(len(header[j]), *(len(r[j]) for r in body)) for j in range(len(header))]
+        figsize = (max(3.0, 0.11 * sum(widths) + 0.4 * len(header)), 0.8 + 0.32 * (len(rows) + 1))
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    ax.set_axis_off()
+    table = ax.table(cellText=body, colLabels=header, loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(10)
+    table.auto_set_column_width(list(range(len(header))))  # every column as wide as its longest text
+    table.scale(1.0, 1.3)
+    for j in range(len(header)):
+        table[0, j].set_text_props(weight="bold")
+        table[0, j].set_facecolor("#e8e8e8")
+        if highlight is None:
+            continue
+        numbers = [(i, float(row[j])) for i, row in enumerate(rows)
+                   if isinstance(row[j], (int, float, np.integer, np.floating)) and not isinstance(row[j], bool)]
+        if len(numbers) > 1:
+            pick = max if highlight == "max" else min
+            best = pick(v for _, v in numbers)
+            for i, v in numbers:
+                if v == best:
+                    table[i + 1, j].set_text_props(weight="bold")
+    ax.set_title(title)
     return fig

@@ -158,3 +158,47 @@ def test_plot_history_accepts_a_dict_and_selects_keys(figures):
         plot_history({"loss": [1.0]}, keys=["psnr"])
     with pytest.raises(ValueError):
         plot_history({})
+
+
+# --- show_table and labelled training curves -------------------------------------------------------
+
+from sr_lib.viz import plot_history, show_table  # noqa: E402
+
+
+def test_show_table_cells_title_and_highlight(figures):
+    fig = show_table([["bicubic", 28.43, 0.8111], ["ESPCN", 30.32, 0.8562]], ["method", "PSNR", "SSIM"],
+                     title="Set5 x4", number_format="{:.2f}", highlight="max")
+    figures.append(fig)
+    (ax,) = fig.axes
+    assert ax.get_title() == "Set5 x4" and not ax.axison
+    table = ax.tables[0]
+    assert table[0, 0].get_text().get_text() == "method"
+    assert table[1, 1].get_text().get_text() == "28.43" and table[2, 2].get_text().get_text() == "0.86"
+    # the best PSNR (ESPCN's) is bold, bicubic's is not; the text column is never highlighted
+    assert table[2, 1].get_text().get_weight() == "bold" and table[1, 1].get_text().get_weight() == "normal"
+    assert table[1, 0].get_text().get_weight() == "normal" and table[2, 0].get_text().get_weight() == "normal"
+
+
+def test_show_table_min_highlight_and_errors(figures):
+    fig = show_table([["a", 3], ["b", 1]], ["name", "seconds"], title="t", highlight="min")
+    figures.append(fig)
+    table = fig.axes[0].tables[0]
+    assert table[2, 1].get_text().get_weight() == "bold" and table[1, 1].get_text().get_weight() == "normal"
+    with pytest.raises(ValueError, match="do not have 2 cells"):
+        show_table([["a"]], ["name", "x"], title="t")
+    with pytest.raises(ValueError, match="no rows"):
+        show_table([], ["name"], title="t")
+    with pytest.raises(ValueError, match="highlight"):
+        show_table([["a"]], ["name"], title="t", highlight="best")
+
+
+def test_plot_history_always_has_title_and_axis_labels(figures):
+    fig = plot_history({"loss": [1.0, 0.5], "val_loss": [1.2, 0.7]})
+    figures.append(fig)
+    (ax,) = fig.axes
+    assert ax.get_title() and ax.get_xlabel() == "epoch" and ax.get_ylabel() == "loss / metric value"
+    fig = plot_history({"loss": [1.0, 0.5]}, title="ESPCN", steps_per_epoch=100, ylabel="MSE")
+    figures.append(fig)
+    (ax,) = fig.axes
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("ESPCN", "optimizer step", "MSE")
+    assert list(ax.lines[0].get_xdata()) == [100, 200]

@@ -8,7 +8,9 @@ This is the engine behind ``make run`` (smoke mode, outputs in ``build/``) and
                                   [--timeout 1800] [NOTEBOOK ...]
 
 Without NOTEBOOK arguments it runs ``notebooks/[0-9][0-9]_*.ipynb`` of this
-repository in name order (located relative to this file, so any cwd works).
+repository in name order, then the exercise solutions
+``notebooks/solutions/[0-9][0-9]_*_solutions.ipynb`` (``--no-solutions`` skips
+them); paths are located relative to this file, so any cwd works.
 
 For every notebook it
 
@@ -50,6 +52,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+SOLUTIONS_DIR = NOTEBOOK_DIR / "solutions"
+SOLUTIONS_GLOB = "[0-9][0-9]_*_solutions.ipynb"
 MODES = ("smoke", "demo", "full")  # kept in sync with sr_lib.notebook.MODES
 MAX_ERROR_CHARS = 300  # tracebacks belong in the executed notebook, not the summary
 
@@ -78,11 +82,15 @@ class NotebookResult:
 
 
 # --------------------------------------------------------------------------- inputs
-def find_notebooks(args_notebooks: list[str]) -> list[Path]:
-    """Explicit paths (relative to the cwd, as usual for a CLI) or the default glob."""
+def find_notebooks(args_notebooks: list[str], solutions: bool = True) -> list[Path]:
+    """Explicit paths (relative to the cwd, as usual for a CLI) or the default globs.
+
+    The default: every numbered lesson, then (``solutions=True``) every solutions notebook.
+    """
     if args_notebooks:
         return [Path(p).resolve() for p in args_notebooks]
-    return sorted(NOTEBOOK_DIR.glob(NOTEBOOK_GLOB))
+    found = sorted(NOTEBOOK_DIR.glob(NOTEBOOK_GLOB))
+    return found + (sorted(SOLUTIONS_DIR.glob(SOLUTIONS_GLOB)) if solutions else [])
 
 
 def display_name(path: Path) -> str:
@@ -310,6 +318,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="overwrite each source notebook with its executed version (only if it succeeded)",
     )
     parser.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds")
+    parser.add_argument("--no-solutions", action="store_true",
+                        help="without NOTEBOOK arguments: run the lessons only, not notebooks/solutions/")
     parser.add_argument(
         "notebooks", nargs="*", metavar="NOTEBOOK",
         help=f"notebooks to run (default: notebooks/{NOTEBOOK_GLOB} of the repository)",
@@ -323,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: invalid SRFS_MODE {args.mode!r}; expected one of {', '.join(MODES)}",
               file=sys.stderr)
         return 1
-    notebooks = find_notebooks(args.notebooks)
+    notebooks = find_notebooks(args.notebooks, solutions=not args.no_solutions)
     missing = [p for p in notebooks if not p.is_file()]
     if missing:
         print("error: notebook(s) not found: " + ", ".join(map(str, missing)), file=sys.stderr)
