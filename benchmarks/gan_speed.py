@@ -1,6 +1,8 @@
 """Training throughput of the notebook 03/04 generators alone and inside their GANs, on this machine.
 
-For each configuration: HR patches per second of ``fit`` (after a warm-up), float32 on this device:
+For each configuration and precision (``float32``, and ``mixed_bfloat16``: bfloat16 compute with float32
+weights, the CPU's mixed precision; GPUs use ``mixed_float16``): HR patches per second of ``fit`` (after a
+warm-up) on this device:
 
 - ``unet`` (notebook 03) with MSE, then inside ``SRGAN`` with a conditional PatchGAN critic;
 - ``srresnet`` (notebook 04) with MSE (phase 1, pre-training), then inside ``SRGAN`` with the paper's
@@ -9,7 +11,7 @@ For each configuration: HR patches per second of ``fit`` (after a warm-up), floa
 
 Prints a table and writes ``results/gan_speed.json``. The numbers are for this CPU; rerun on a GPU.
 
-Usage: python benchmarks/gan_speed.py [--steps 20] [--batch 16] [--lr-patch 24]
+Usage: python benchmarks/gan_speed.py [--steps 20] [--batch 16] [--lr-patch 24] [--precisions float32,mixed_bfloat16]
 """
 
 from __future__ import annotations
@@ -89,20 +91,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr-patch", type=int, default=24)
+    parser.add_argument("--precisions", default="float32,mixed_bfloat16",
+                        help="comma-separated Keras dtype policies (default: float32,mixed_bfloat16)")
     args = parser.parse_args()
     data = _data(args.batch, args.lr_patch)
     rows = []
     print(f"x{SCALE}, LR patch {args.lr_patch} (HR {args.lr_patch * SCALE}), batch {args.batch}, {args.steps} timed steps")
-    print(f"{'configuration':<36} {'HR patches/s':>12} {'s/step':>8}")
-    for name, build in _configurations(args.lr_patch).items():
-        rate = measure(build, data, args.steps, args.batch)
-        rows.append({"configuration": name, "patches_per_s": rate, "seconds_per_step": args.batch / rate})
-        print(f"{name:<36} {rate:>12.1f} {args.batch / rate:>8.3f}", flush=True)
+    print(f"{'configuration':<36} {'precision':<16} {'HR patches/s':>12} {'s/step':>8}")
+    for precision in args.precisions.split(","):
+        # The policy applies to layers built from now on: set it before building the configurations.
+        keras.mixed_precision.set_global_policy(precision)
+        for name, build in _configurations(args.lr_patch).items():
+            rate = measure(build, data, args.steps, args.batch)
+            rows.append({"configuration": name, "precision": precision, "patches_per_s": rate,
+                         "seconds_per_step": args.batch / rate})
+            print(f"{name:<36} {precision:<16} {rate:>12.1f} {args.batch / rate:>8.3f}", flush=True)
+    keras.mixed_precision.set_global_policy("float32")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "gan_speed.json"
     out.write_text(json.dumps({
         "benchmark": "gan_speed", "scale": SCALE, "lr_patch": args.lr_patch, "batch": args.batch,
-        "steps": args.steps, "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+        "steps": args.steps, "load_average_1min": os.getloadavg()[0],  # other jobs stretch the times
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                           "tensorflow": tf.__version__, "keras": keras.__version__},
         "rows": rows}, indent=2) + "\n")
     print(f"wrote {out}")

@@ -15,7 +15,8 @@ Recipes (the notebooks' demo settings, with more steps where a few minutes of CP
   ImageNet weights that this machine cannot download, and a GAN trained on an untrained VGG is not
   something to ship; SRGAN-MSE needs no VGG.
 
-Usage: python benchmarks/train_models.py {autoencoder_x4,unet_x4,srgan_x4_demo} [--steps N] [--save]
+Usage: python benchmarks/train_models.py [autoencoder_x4 unet_x4 srgan_x4_demo] [--steps N] [--save]
+(no name: all three, as ``make benchmarks`` runs it)
 Prints a table, writes ``results/<name>.json``; ``--save`` ships the weights to ``assets/weights/``.
 Needs T91, Set5 and Set14 (SRFS_DATA_DIR pointing at the mirror, or the download cache).
 """
@@ -99,29 +100,33 @@ RECIPES = {"autoencoder_x4": (autoencoder_x4, 4000), "unet_x4": (unet_x4, 3000),
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train a notebook's demo model, evaluate it, optionally ship it.")
-    parser.add_argument("name", choices=sorted(RECIPES))
+    parser.add_argument("names", nargs="*", choices=sorted(RECIPES), default=sorted(RECIPES), metavar="name",
+                        help=f"models to train (default: all of {', '.join(sorted(RECIPES))})")
     parser.add_argument("--steps", type=int, help="training steps (default: per model, see RECIPES)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--save", action="store_true", help="write assets/weights/<name>.weights.h5 + registry entry")
     args = parser.parse_args()
-    build, default_steps = RECIPES[args.name]
-    steps = args.steps or default_steps
+    for name in args.names:
+        train(name, args.steps, args.seed, args.save)
 
-    keras.utils.set_random_seed(args.seed)
-    model, factory, kwargs, dataset, upscaler, recipe, batch = build(steps, args.seed)
+
+def train(name: str, steps: int | None, seed: int, save: bool) -> None:
+    build, default_steps = RECIPES[name]
+    steps = steps or default_steps
+    keras.utils.set_random_seed(seed)
+    model, factory, kwargs, dataset, upscaler, recipe, batch = build(steps, seed)
     started = time.perf_counter()
     fit_steps(model, dataset, steps, chunk=max(steps // 5, 1), batch_size=batch)
     train_seconds = time.perf_counter() - started
 
-    scores = score(upscaler, 4, args.name)
-    print(f"\n{args.name}: {steps} steps in {train_seconds / 60:.1f} min on {os.cpu_count()} CPU threads")
+    scores = score(upscaler, 4, name)
+    print(f"\n{name}: {steps} steps in {train_seconds / 60:.1f} min on {os.cpu_count()} CPU threads")
     print(f"{'set':<7}{'bicubic':>10}{'model':>10}{'SSIM':>8}")
     for name, s in scores.items():
         print(f"{name:<7}{s['bicubic_psnr']:>10.2f}{s['psnr']:>10.2f}{s['ssim']:>8.4f}")
     shipped = model.generator if isinstance(model, SRGAN) else model
-    write_record(shipped, args.name, benchmark="train_models", factory=factory, kwargs=kwargs,
-                 recipe={**recipe, "steps": steps}, train_seconds=train_seconds, seed=args.seed, scores=scores,
-                 save=args.save)
+    write_record(shipped, name, benchmark="train_models", factory=factory, kwargs=kwargs,
+                 recipe={**recipe, "steps": steps}, train_seconds=train_seconds, seed=seed, scores=scores, save=save)
 
 
 if __name__ == "__main__":
