@@ -245,6 +245,20 @@ class DCGAN(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
+    # Keras leaves SeedGenerator state out of weight files, so a run restored from a backup would draw
+    # other noise than the uninterrupted run. Keep the state with the model's own variables.
+    _NOISE_KEY = "noise_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[self._NOISE_KEY] = ops.convert_to_numpy(self.seed_generator.state.value)
+
+    def load_own_variables(self, store):
+        if self._NOISE_KEY in store.keys():
+            self.seed_generator.state.assign(np.asarray(store[self._NOISE_KEY]))
+            store = {key: store[key] for key in store.keys() if key != self._NOISE_KEY}
+        super().load_own_variables(store)
+
     def call(self, z, training=False):
         return self.generator(z, training=training)
 

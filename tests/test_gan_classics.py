@@ -184,3 +184,46 @@ def test_checkerboard_energy():
     assert checkerboard_energy(board) == pytest.approx(1.0)
     blocks = np.kron(np.random.default_rng(0).random((4, 4)), np.ones((2, 2)))[None, :, :, None]
     assert checkerboard_energy(blocks) < 1e-12
+
+
+# --- interrupted training --------------------------------------------------------------------------
+
+def _tiny_dcgan(seed):
+    keras.utils.set_random_seed(seed)
+    gan = DCGAN(models.dcgan_generator(8, 16, filters=8), models.dcgan_discriminator(16, filters=4), seed=1)
+    gan.compile(_adam(), _adam())
+    return gan
+
+
+@pytest.mark.parametrize("make", [_tiny_dcgan, lambda seed: _tiny_cyclegan()], ids=["dcgan", "cyclegan"])
+def test_interrupted_run_resumes_at_its_checkpoint(make, tmp_path, rng):
+    """Killed after step 5 with a backup every 3 steps: the restarted run starts at step 3 from the
+    backup's weights and optimizer state (a fresh model with another initialisation must not leak in)."""
+    import tensorflow as tf
+
+    from sr_lib.training import fit_steps
+    from test_gan import _FirstStep, _Interrupt  # tests/ is on sys.path (pytest's default import mode)
+
+    images = rng.random((4, 16, 16, 3), dtype=np.float32)
+    data = tf.data.Dataset.from_tensors((images, images[::-1]) if make is not _tiny_dcgan else images).repeat()
+    reference, snapshots = make(5), {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots[epoch] = [w.numpy().copy() for w in self.model.weights]
+
+    fit_steps(reference, data, 6, chunk=3, callbacks=[Snapshot()], verbose=False)
+    backup = tmp_path / "backup"
+    with pytest.raises(KeyboardInterrupt):
+        fit_steps(make(5), data, 6, chunk=3, backup_dir=backup, callbacks=[_Interrupt(at=5)], verbose=False)
+    restarted, first = make(99), _FirstStep()
+    if make is not _tiny_dcgan:  # the CycleGAN factory is seeded inside: perturb it by hand
+        for w in restarted.trainable_weights:
+            w.assign(w.numpy() + 0.5)
+    fit_steps(restarted, data, 6, chunk=3, backup_dir=backup, callbacks=[first], verbose=False)
+    assert first.step == 3, "resumed at the step of the last checkpoint"
+    for a, b in zip(snapshots[0], first.weights):
+        np.testing.assert_array_equal(a, b)
+    assert int(restarted.g_optimizer.iterations.numpy()) == 6 == int(restarted.d_optimizer.iterations.numpy())
+    for a, w in zip(snapshots[1], restarted.weights):  # the noise generator's state is in the backup too
+        np.testing.assert_allclose(a, w.numpy(), rtol=0, atol=1e-5)
