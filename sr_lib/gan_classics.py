@@ -32,7 +32,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from sr_lib.gan import _loss_scaled, _mixed_float16, adversarial_loss, discriminator_loss
-from sr_lib.layers import ICNR, InstanceNormalization, PixelShuffle
+from sr_lib.layers import ICNR, InstanceNormalization, KeepNoiseState, PixelShuffle
 
 __all__ = [
     "UPSAMPLING",
@@ -200,7 +200,7 @@ def _least_squares_g(fake_logits):
     return ops.mean(ops.reshape(ops.square(fake - 1.0), (ops.shape(fake)[0], -1)), 1)
 
 
-class DCGAN(keras.Model):
+class DCGAN(KeepNoiseState, keras.Model):  # KeepNoiseState: backups keep the noise stream
     """A generator of noise -> image and a discriminator, trained together; ``fit`` on batches of real images.
 
     The data are (N, S, S, C) float32 [0, 1] images (a ``(images,)`` or ``(images, anything)``
@@ -244,20 +244,6 @@ class DCGAN(keras.Model):
     @property
     def metrics(self):
         return list(self.trackers.values())
-
-    # Keras leaves SeedGenerator state out of weight files, so a run restored from a backup would draw
-    # other noise than the uninterrupted run. Keep the state with the model's own variables.
-    _NOISE_KEY = "noise_state"
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store[self._NOISE_KEY] = ops.convert_to_numpy(self.seed_generator.state.value)
-
-    def load_own_variables(self, store):
-        if self._NOISE_KEY in store.keys():
-            self.seed_generator.state.assign(np.asarray(store[self._NOISE_KEY]))
-            store = {key: store[key] for key in store.keys() if key != self._NOISE_KEY}
-        super().load_own_variables(store)
 
     def call(self, z, training=False):
         return self.generator(z, training=training)

@@ -356,8 +356,31 @@ class SubPixelConv2D(layers.Layer):
         return cls(**config)
 
 
+class KeepNoiseState:
+    """Mixin for a layer or model that draws from ``self.seed_generator``: its weight files keep the
+    generator's state.
+
+    Keras leaves ``SeedGenerator`` state out of weight files, so a training run restored from a backup
+    (``BackupAndRestore``) would restart the noise stream and drift from the uninterrupted run. The
+    state is saved as one more entry, ``"noise_state"``, next to the object's own variables; files
+    without it (older ones) still load.
+    """
+
+    _NOISE_KEY = "noise_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[self._NOISE_KEY] = ops.convert_to_numpy(self.seed_generator.state.value)
+
+    def load_own_variables(self, store):
+        if self._NOISE_KEY in store.keys():
+            self.seed_generator.state.assign(ops.convert_to_numpy(store[self._NOISE_KEY]))
+            store = {key: store[key] for key in store.keys() if key != self._NOISE_KEY}
+        super().load_own_variables(store)
+
+
 @keras.saving.register_keras_serializable(package="sr_lib")
-class Sampling(layers.Layer):
+class Sampling(KeepNoiseState, layers.Layer):
     """The reparameterisation trick of a VAE (Kingma & Welling 2014, section 2.4).
 
     Draws ``z = mean + exp(log_var / 2) * eps`` with ``eps ~ N(0, I)``. The randomness sits in
