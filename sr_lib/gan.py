@@ -27,7 +27,7 @@ import tensorflow as tf
 from keras import ops
 
 
-__all__ = ["SRGAN", "adversarial_loss", "discriminator_loss"]
+__all__ = ["AdversarialModel", "SRGAN", "adversarial_loss", "discriminator_loss"]
 
 
 def _bce_logits(labels, logits):
@@ -51,7 +51,30 @@ def _mixed_float16() -> bool:
     return keras.mixed_precision.global_policy().name == "mixed_float16"
 
 
-class SRGAN(keras.Model):
+class AdversarialModel(keras.Model):
+    """What every two-player model of the course shares (SRGAN here; DCGAN and CycleGAN in
+    :mod:`sr_lib.gan_classics`): a generator optimizer, a discriminator optimizer, and ``Mean``
+    trackers in ``self.trackers`` (a dict name -> ``keras.metrics.Mean``) that ``fit`` reports.
+    """
+
+    def _set_optimizers(self, g_optimizer, d_optimizer, g_variables, d_variables, **kwargs):
+        """Store both optimizers (loss-scaled under ``mixed_float16``) and create their variables."""
+        if _mixed_float16():
+            g_optimizer, d_optimizer = _loss_scaled(g_optimizer), _loss_scaled(d_optimizer)
+        # Keras' own slot is the generator's optimizer: its ``iterations`` is the step counter that
+        # callbacks (TensorBoard, backups) read. It is built below on the generator's variables only.
+        super().compile(optimizer=g_optimizer, **kwargs)
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        # Create the optimizer variables now, so a backup can restore them before the first step.
+        self.g_optimizer.build(g_variables)
+        self.d_optimizer.build(d_variables)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+
+class SRGAN(AdversarialModel):
     """Generator + discriminator trained together. ``fit`` on ``(lr, hr)`` batches of float32 [0, 1] images.
 
     Args:
@@ -90,22 +113,10 @@ class SRGAN(keras.Model):
             adversarial_weight: weight of the adversarial term in the generator loss (SRGAN: 1e-3).
             label_smoothing: one-sided label smoothing for the critic's real label (Salimans et al. 2016).
         """
-        if _mixed_float16():
-            g_optimizer = _loss_scaled(g_optimizer)
-            d_optimizer = _loss_scaled(d_optimizer)
-        # Keras' own slot is the generator's optimizer: its ``iterations`` is the step counter that
-        # callbacks (TensorBoard, backups) read. It is built below on the generator's variables only.
-        super().compile(optimizer=g_optimizer, **kwargs)
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self._set_optimizers(g_optimizer, d_optimizer, self.generator.trainable_variables,
+                             self.discriminator.trainable_variables, **kwargs)
         self.content_loss = content_loss
         self.adversarial_weight, self.label_smoothing = float(adversarial_weight), float(label_smoothing)
-        # Create the optimizer variables now, so a backup can restore them before the first step.
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def call(self, lr, training=False):
         return self.generator(lr, training=training)

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from sr_lib.gan import _loss_scaled, _mixed_float16, adversarial_loss, discriminator_loss
+from sr_lib.gan import AdversarialModel, adversarial_loss, discriminator_loss
 from sr_lib.layers import ICNR, InstanceNormalization, KeepNoiseState, PixelShuffle
 
 __all__ = [
@@ -200,7 +200,7 @@ def _least_squares_g(fake_logits):
     return ops.mean(ops.reshape(ops.square(fake - 1.0), (ops.shape(fake)[0], -1)), 1)
 
 
-class DCGAN(KeepNoiseState, keras.Model):  # KeepNoiseState: backups keep the noise stream
+class DCGAN(KeepNoiseState, AdversarialModel):  # KeepNoiseState: backups keep the noise stream
     """A generator of noise -> image and a discriminator, trained together; ``fit`` on batches of real images.
 
     The data are (N, S, S, C) float32 [0, 1] images (a ``(images,)`` or ``(images, anything)``
@@ -233,17 +233,9 @@ class DCGAN(KeepNoiseState, keras.Model):  # KeepNoiseState: backups keep the no
 
         ``label_smoothing``: the discriminator's real label becomes ``1 - s`` (one-sided, Salimans et al. 2016).
         """
-        if _mixed_float16():
-            g_optimizer, d_optimizer = _loss_scaled(g_optimizer), _loss_scaled(d_optimizer)
-        super().compile(optimizer=g_optimizer, **kwargs)  # Keras' slot: its iterations count the steps
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self._set_optimizers(g_optimizer, d_optimizer, self.generator.trainable_variables,
+                             self.discriminator.trainable_variables, **kwargs)
         self.label_smoothing = float(label_smoothing)
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def call(self, z, training=False):
         return self.generator(z, training=training)
@@ -295,7 +287,7 @@ class DCGAN(KeepNoiseState, keras.Model):  # KeepNoiseState: backups keep the no
         return {name: self.trackers[name].result() for name in values}
 
 
-class CycleGAN(keras.Model):
+class CycleGAN(AdversarialModel):
     """Unpaired translation A <-> B (Zhu et al. 2017); ``fit`` on ``(images_a, images_b)`` batches, [0, 1].
 
     Args:
@@ -331,23 +323,14 @@ class CycleGAN(keras.Model):
 
     def compile(self, g_optimizer, d_optimizer, cycle_weight: float = 10.0, identity_weight: float = 5.0, **kwargs):
         """One optimizer for both generators, one for both discriminators (the paper: Adam 2e-4, ``beta_1 = 0.5``)."""
-        if _mixed_float16():
-            g_optimizer, d_optimizer = _loss_scaled(g_optimizer), _loss_scaled(d_optimizer)
-        super().compile(optimizer=g_optimizer, **kwargs)
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self._set_optimizers(g_optimizer, d_optimizer, self._g_vars(), self._d_vars(), **kwargs)
         self.cycle_weight, self.identity_weight = float(cycle_weight), float(identity_weight)
-        self.g_optimizer.build(self._g_vars())
-        self.d_optimizer.build(self._d_vars())
 
     def _g_vars(self):
         return self.generator_ab.trainable_variables + self.generator_ba.trainable_variables
 
     def _d_vars(self):
         return self.discriminator_a.trainable_variables + self.discriminator_b.trainable_variables
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def call(self, images_a, training=False):
         return self.generator_ab(images_a, training=training)
