@@ -37,7 +37,7 @@ Images are float32 in [0, 1], (h, w, C) with C in {1, 3}; scores are per patch, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -105,9 +105,14 @@ def pretrained_branch(name: str) -> Branch:
     """The shipped model ``name`` (``sr_lib.pretrained``) as a :class:`Branch`, run as its registry entry says."""
     from sr_lib import pretrained
 
-    entry = pretrained.info(name)
-    return branch_from_model(pretrained.load(name), entry["scale"], channel=entry["channel"],
-                             multiple=entry["multiple"], name=name)
+    entry, model = pretrained.info(name), pretrained.load(name)
+    branch = branch_from_model(model, entry["scale"], channel=entry["channel"], multiple=entry["multiple"], name=name)
+    if entry["input"] == "lr":
+        return branch
+    # A restoration model (input="bicubic", e.g. autoencoder_x4) enlarges nothing itself: run it the
+    # registered way (bicubic first), one piece at a time.
+    single = pretrained.upscaler(name, model)
+    return replace(branch, upscale=lambda lr: single(lr, entry["scale"]), upscale_batch=None)
 
 
 def bicubic_branch(scale: int) -> Branch:

@@ -117,18 +117,19 @@ def load(name: str):
     return model
 
 
-def upscaler(name: str):
+def upscaler(name: str, model=None):
     """The registered model ``name`` as ``f(lr, scale) -> sr`` (float32 (h, w, C) in [0, 1], C = 1 or 3),
     run the way it was trained: on the luma or RGB, padded to its ``multiple``, and for ``input="bicubic"``
     models on the bicubic-enlarged image. This is what ``python -m sr_lib upscale/evaluate`` and the
-    shipped-score test use, so every caller runs a model the same way.
+    shipped-score test use, so every caller runs a model the same way. ``model``: the already
+    loaded ``load(name)``, to skip loading it again.
 
     Raises: as :func:`info` and :func:`load`.
     """
     from sr_lib.inference import model_upscaler, predict
 
     how = info(name)
-    model = load(name)
+    model = load(name) if model is None else model
     if how["input"] == "bicubic":
         from sr_lib.data.restoration import pre_upsampled_upscaler
 

@@ -120,6 +120,20 @@ def test_shipped_models_reassemble_within_one_grey_level():
         assert np.abs(result.sr - branch.upscale(image)).max() <= 1 / 255
 
 
+def test_restoration_models_run_as_registered():
+    """autoencoder_x4 restores a bicubic-enlarged image: as a branch it must give what
+    pretrained.upscaler (the command line's path) gives, not run on the LR image."""
+    from sr_lib import pretrained
+
+    if "autoencoder_x4" not in pretrained.available():
+        pytest.skip("shipped weights not present")
+    branch = A.pretrained_branch("autoencoder_x4")
+    image = np.random.default_rng(0).random((12, 16, 3)).astype(np.float32)
+    out = branch.upscale(image)
+    assert out.shape == (48, 64, 3) and branch.upscale_batch is None
+    np.testing.assert_array_equal(out, pretrained.upscaler("autoencoder_x4")(image, 4))
+
+
 def test_select_top_picks_the_k_highest():
     scores = np.array([0.1, 0.9, 0.5, 0.9, 0.0])
     assert A.select_top(scores, 0.4).tolist() == [False, True, False, True, False]
