@@ -15,8 +15,12 @@ The protocol behind the published tables (SRCNN, VDSR, EDSR, ... all report it):
 RGB variants (``channel="rgb"``) measure all three channels: PSNR over the joint MSE, SSIM as the mean
 of the per-channel SSIMs.
 
-Everything here is NumPy/SciPy; it judges images, it does not train them. Inputs may be uint8 or
-float in [0, 1], shape (H, W) or (H, W, C) with C in {1, 3}.
+Everything here is NumPy/SciPy; it judges images, it does not train them. Inputs follow
+:mod:`sr_lib.images`: uint8, uint16 (scaled by 65535, so a uint16 pair scores exactly as its uint8
+twin) or float in [0, 1]; a float array with values far above 1 (0..255 data) raises
+``ImageRangeError`` instead of being clipped to white. Shapes (H, W), (H, W, 1) or (H, W, 3); the two
+images of a pair must have the same shape, but not necessarily the same dtype. Four channels (RGBA)
+raise ``ImageShapeError``: alpha is no part of the protocol, so drop it first (``image[..., :3]``).
 
 Reference: Z. Wang, A. C. Bovik, H. R. Sheikh, E. P. Simoncelli, "Image quality assessment: from error
 visibility to structural similarity", IEEE TIP 2004.
@@ -26,6 +30,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+
+from sr_lib import images
+# The conversions live in the image core; they stay importable from here for existing code.
+from sr_lib.images import to_float32, to_uint8
 
 __all__ = [
     "to_uint8",
@@ -49,24 +57,6 @@ _YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
 _RGB_MATRIX = np.linalg.inv(_YCBCR_MATRIX)
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Float image in [0, 1] -> uint8 (clipped, rounded to nearest). uint8 input is returned as is."""
-    array = np.asarray(image)
-    if array.dtype == np.uint8:
-        return array
-    return np.round(np.clip(array.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def to_float32(image: np.ndarray) -> np.ndarray:
-    """uint8 (0..255) or uint16 (0..65535) or float image -> float32 in [0, 1] (floats are not rescaled)."""
-    array = np.asarray(image)
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if array.dtype == np.uint16:
-        return array.astype(np.float32) / 65535.0
-    return array.astype(np.float32)
-
-
 def _mix_channels(image, matrix, offset_before=None, offset_after=None, dtype=np.float64):
     """``(image - offset_before) @ matrix.T + offset_after`` over the last axis (3 channels), in ``dtype``.
 
@@ -86,15 +76,37 @@ def _mix_channels(image, matrix, offset_before=None, offset_after=None, dtype=np
 
 
 def _rgb_to_ycbcr255(image: np.ndarray) -> np.ndarray:
-    """YCbCr on the 0..255 scale in float64 (the metrics measure here, without float32 rounding)."""
+    """YCbCr on the 0..255 scale in float64 (the metrics measure here, without float32 rounding).
+
+    ``image``: (..., 3) RGB; uint8 / uint16 are scaled to [0, 1] first, floats are taken as they are.
+    """
     array = np.asarray(image)
-    rgb = array / 255.0 if array.dtype == np.uint8 else array.astype(np.float64)
+    if array.dtype == np.uint8:
+        rgb = array / 255.0
+    elif array.dtype == np.uint16:
+        rgb = array / 65535.0
+    else:
+        rgb = array.astype(np.float64)
     return _mix_channels(rgb, _YCBCR_MATRIX, offset_after=_YCBCR_OFFSET)
 
 
 def rgb_to_ycbcr(image: np.ndarray) -> np.ndarray:
-    """RGB (H, W, 3) uint8 or float [0, 1] -> YCbCr float32 scaled to [0, 1] (Y in [16/255, 235/255])."""
-    return (_rgb_to_ycbcr255(image) / 255.0).astype(np.float32)
+    """RGB -> YCbCr (MATLAB ``rgb2ycbcr``, BT.601 studio swing), float32 scaled to [0, 1].
+
+    Args:
+        image: (H, W, 3) RGB, uint8 / uint16 / float [0, 1] (see :mod:`sr_lib.images`). A grayscale
+            (H, W) or (H, W, 1) image is taken as R = G = B (so Cb = Cr = 128/255); RGBA raises.
+
+    Returns:
+        (H, W, 3) float32: Y in [16/255, 235/255], Cb and Cr in [16/255, 240/255] for inputs in [0, 1].
+
+    Raises:
+        sr_lib.images.ImageError: unsupported dtype, range or shape.
+    """
+    array = images.as_hwc(image, "rgb_to_ycbcr")
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    return (_rgb_to_ycbcr255(array) / 255.0).astype(np.float32)
 
 
 def ycbcr_to_rgb(image: np.ndarray) -> np.ndarray:
@@ -106,8 +118,23 @@ def ycbcr_to_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def rgb_to_y(image: np.ndarray) -> np.ndarray:
-    """Luma of an RGB image, (H, W) float32 in [16/255, 235/255]; see :func:`rgb_to_ycbcr`."""
-    return rgb_to_ycbcr(image)[..., 0]
+    """The channel the SR protocol measures: the luma of an RGB image, the gray values of a gray one.
+
+    Args:
+        image: (H, W, 3) RGB, or grayscale (H, W) / (H, W, 1); uint8, uint16 or float [0, 1].
+            RGBA raises (drop the alpha first).
+
+    Returns:
+        (H, W) float32: for RGB, Y of :func:`rgb_to_ycbcr` in [16/255, 235/255]; for a grayscale image
+        its own values on [0, 1] (the published convention measures gray images unconverted).
+
+    Raises:
+        sr_lib.images.ImageError: unsupported dtype, range or shape.
+    """
+    array = images.as_hwc(image, "rgb_to_y")
+    if array.shape[-1] == 1:
+        return images.to_float32(array[..., 0])
+    return rgb_to_ycbcr(array)[..., 0]
 
 
 def _gray(image: np.ndarray) -> np.ndarray | None:
@@ -121,12 +148,10 @@ def _gray(image: np.ndarray) -> np.ndarray | None:
 
 def _prepare(sr, hr, border: int, channel: str) -> tuple[np.ndarray, np.ndarray]:
     """Both images on the 0..255 scale as float64 (H', W', C'), in the protocol's channel, cropped."""
-    sr = np.asarray(sr)
-    hr = np.asarray(hr)
-    if sr.shape != hr.shape:
-        raise ValueError(f"shapes differ: prediction {sr.shape} vs reference {hr.shape}")
-    if sr.ndim not in (2, 3) or (sr.ndim == 3 and sr.shape[-1] not in (1, 3)):
-        raise ValueError(f"expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {sr.shape}")
+    if np.shape(sr) != np.shape(hr):
+        raise ValueError(f"shapes differ: prediction {np.shape(sr)} vs reference {np.shape(hr)}")
+    sr = images.as_hwc(sr, "prediction")
+    hr = images.as_hwc(hr, "reference")
     if channel not in ("y", "rgb"):
         raise ValueError(f"channel must be 'y' or 'rgb', got {channel!r}")
     border = int(border)
@@ -154,13 +179,19 @@ def psnr(sr: np.ndarray, hr: np.ndarray, *, border: int = 0, channel: str = "y")
     """Peak signal-to-noise ratio in dB (peak 255) under the SR protocol.
 
     Args:
-        sr: prediction, uint8 or float [0, 1], (H, W[, C]).
-        hr: ground truth, same shape.
+        sr: prediction, (H, W), (H, W, 1) or (H, W, 3); uint8, uint16 or float [0, 1] (floats are
+            clipped to [0, 1] and rounded to 8 bits, step 1 of the protocol).
+        hr: ground truth, same shape; any accepted dtype.
         border: pixels cropped on every side; use the scale factor for SR results.
         channel: "y" (BT.601 luma, the published convention) or "rgb".
 
     Returns:
         PSNR in dB; ``inf`` for identical images.
+
+    Raises:
+        ValueError: shapes differ, unknown ``channel``, or a border that leaves nothing.
+        sr_lib.images.ImageError: unsupported dtype (e.g. int64), float values far outside [0, 1],
+            or RGBA.
     """
     a, b = _prepare(sr, hr, border, channel)
     mse = np.mean((a - b) ** 2)
@@ -201,7 +232,8 @@ def _ssim_single_channel(a: np.ndarray, b: np.ndarray) -> float:
 def ssim(sr: np.ndarray, hr: np.ndarray, *, border: int = 0, channel: str = "y") -> float:
     """Structural similarity (Wang et al. 2004) under the SR protocol; 1.0 for identical images.
 
-    Same arguments as :func:`psnr`. For ``channel="rgb"`` the per-channel SSIMs are averaged.
+    Same arguments and errors as :func:`psnr`; also ``ValueError`` when the (cropped) image is
+    smaller than the 11x11 window. For ``channel="rgb"`` the per-channel SSIMs are averaged.
     """
     a, b = _prepare(sr, hr, border, channel)
     return float(np.mean([_ssim_single_channel(a[..., c], b[..., c]) for c in range(a.shape[-1])]))

@@ -1,0 +1,199 @@
+"""The image core: which arrays count as images, and the one way each converts.
+
+Every public function of ``sr_lib`` and ``faceswap_lib`` that takes an image checks it here, so the
+rules below hold everywhere (metrics, ``imresize``, degradations, upscalers, tiling, viz, face
+detection and landmarks).
+
+**Value types** (the only ones accepted; anything else raises :class:`ImageTypeError`):
+
+=============  ==================  =============================================================
+dtype          values              meaning as float [0, 1]
+=============  ==================  =============================================================
+``uint8``      0..255              divided by 255 (exact)
+``uint16``     0..65535            divided by 65535 (exact in float32: 16 bits < 24-bit mantissa)
+float16/32/64  [0, 1]              as is. Interpolation and networks overshoot a little (bicubic
+                                   rings to about -0.1..1.1 at hard edges), so values up to
+                                   :data:`OVERSHOOT` outside [0, 1] are accepted and later clipped
+                                   where an 8-bit image is made; a float array beyond that
+                                   (for example 0..255 data in a float array) raises
+                                   :class:`ImageRangeError` naming the range found. NaN and
+                                   infinity raise it too.
+=============  ==================  =============================================================
+
+Signed integers (``int64`` from ``np.array([[...]])``, ``int32``), ``bool`` and ``uint32`` are
+refused rather than guessed at: 0..255 and 0..65535 data look alike in an ``int64`` array, and a
+wrong guess silently changes every score by tens of dB.
+
+**Layouts**: ``(H, W)``, ``(H, W, 1)`` and ``(H, W, 3)`` are accepted alike; a function returns the
+layout it was given (an ``(H, W)`` input gives an ``(H, W)`` output). Four channels (RGBA) are
+handled by each function as its docstring says: ``alpha="reject"`` (the default here, a clear
+error), ``"drop"`` (alpha removed, documented conversion) or ``"keep"`` (all channels processed
+alike, for purely geometric operations such as resizing).
+
+**Rounding rule** (float -> 8 bits): clip to [0, 1], multiply by 255, round half to even
+(``np.round``), as MATLAB's ``im2uint8`` and the published SR evaluations do.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "OVERSHOOT",
+    "ImageError",
+    "ImageTypeError",
+    "ImageRangeError",
+    "ImageShapeError",
+    "check_dtype",
+    "to_float32",
+    "to_uint8",
+    "as_hwc",
+    "same_layout",
+]
+
+#: How far outside [0, 1] a float image may go and still count as a [0, 1] image (overshoot).
+OVERSHOOT = 0.5
+
+
+class ImageError(ValueError):
+    """An array is not an image this library accepts; the message says which rule it breaks."""
+
+
+class ImageTypeError(ImageError, TypeError):
+    """The array's dtype is not uint8, uint16 or float (also a ``TypeError``)."""
+
+
+class ImageRangeError(ImageError):
+    """A float image with values far outside [0, 1], or NaN / infinite values."""
+
+
+class ImageShapeError(ImageError):
+    """The array is not (H, W), (H, W, 1) or (H, W, 3) (or (H, W, 4) where alpha is allowed)."""
+
+
+def _label(name: str) -> str:
+    return name or "image"
+
+
+def check_dtype(image, name: str = "image") -> np.ndarray:
+    """``image`` as an ndarray after checking its dtype and (for floats) its range.
+
+    Args:
+        image: array-like of any shape.
+        name: how error messages call it (a file name, or ``"prediction"``).
+
+    Returns:
+        ``np.asarray(image)``, unchanged.
+
+    Raises:
+        ImageTypeError: dtype other than uint8, uint16 or a float type.
+        ImageRangeError: float values outside ``[-OVERSHOOT, 1 + OVERSHOOT]``, NaN or infinity.
+    """
+    array = np.asarray(image)
+    if array.dtype in (np.uint8, np.uint16):
+        return array
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ImageTypeError(
+            f"{_label(name)}: dtype {array.dtype} is not an image type; use uint8 (0..255), "
+            "uint16 (0..65535) or float in [0, 1]"
+        )
+    if array.size == 0:
+        return array
+    low, high = float(np.min(array)), float(np.max(array))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ImageRangeError(f"{_label(name)}: contains NaN or infinite values")
+    if low < -OVERSHOOT or high > 1.0 + OVERSHOOT:
+        hint = " (0..255 data? divide by 255 or pass uint8)" if high > 1.0 + OVERSHOOT else ""
+        raise ImageRangeError(
+            f"{_label(name)}: float values span {low:.4g}..{high:.4g}, outside [0, 1]{hint}"
+        )
+    return array
+
+
+def to_float32(image, name: str = "image") -> np.ndarray:
+    """Any accepted image -> float32 on the [0, 1] scale, same shape; float overshoot is kept.
+
+    uint8 is divided by 255, uint16 by 65535; floats are cast (not clipped, not rescaled).
+
+    Raises:
+        ImageTypeError, ImageRangeError: see :func:`check_dtype`.
+    """
+    array = check_dtype(image, name)
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / np.float32(255.0)
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / np.float32(65535.0)
+    return array.astype(np.float32, copy=False)
+
+
+def to_uint8(image, name: str = "image") -> np.ndarray:
+    """Any accepted image -> uint8 0..255, same shape, by the module's one rounding rule.
+
+    uint8 is returned as is; uint16 maps 65535 to 255 (``round(v / 257)``); floats are clipped to
+    [0, 1] and rounded half to even after multiplying by 255.
+
+    Raises:
+        ImageTypeError, ImageRangeError: see :func:`check_dtype`.
+    """
+    array = check_dtype(image, name)
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return np.round(array.astype(np.float64) / 257.0).astype(np.uint8)
+    return np.round(np.clip(array.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def as_hwc(image, name: str = "image", *, alpha: str = "reject") -> np.ndarray:
+    """``image`` viewed as (H, W, C): an (H, W) array gains a channel axis; dtype unchanged.
+
+    Args:
+        image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array of an accepted dtype.
+        name: used in error messages.
+        alpha: what to do with 4 channels: ``"reject"`` (raise), ``"drop"`` (keep the first
+            three) or ``"keep"``.
+
+    Returns:
+        (H, W, C) array, C in {1, 3} (or 4 with ``alpha="keep"``).
+
+    Raises:
+        ImageShapeError: any other shape, an empty image, or 4 channels with ``alpha="reject"``.
+        ImageTypeError, ImageRangeError: see :func:`check_dtype`.
+    """
+    if alpha not in ("reject", "drop", "keep"):
+        raise ValueError(f"alpha must be 'reject', 'drop' or 'keep', got {alpha!r}")
+    array = check_dtype(image, name)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+        raise ImageShapeError(
+            f"{_label(name)}: expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {array.shape}"
+        )
+    if array.shape[0] < 1 or array.shape[1] < 1:
+        raise ImageShapeError(f"{_label(name)}: empty image of shape {array.shape}")
+    if array.shape[-1] == 4:
+        if alpha == "reject":
+            raise ImageShapeError(
+                f"{_label(name)}: 4 channels (RGBA) are not accepted here; drop the alpha channel "
+                "first (image[..., :3])"
+            )
+        if alpha == "drop":
+            array = array[..., :3]
+    return array
+
+
+def same_layout(like) -> Callable[[np.ndarray], np.ndarray]:
+    """A function that gives an (H', W', C) result the layout of the input ``like``.
+
+    For an (H, W) input it removes the channel axis of a one-channel result; otherwise it returns
+    the result unchanged. Lets a function work in (H, W, C) inside and answer in the caller's terms.
+    """
+    squeeze = np.ndim(like) == 2
+
+    def restore(result: np.ndarray) -> np.ndarray:
+        if squeeze and result.ndim == 3 and result.shape[-1] == 1:
+            return result[..., 0]
+        return result
+
+    return restore
