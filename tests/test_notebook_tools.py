@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -110,6 +111,7 @@ def test_runner_end_to_end(tmp_path):
         tmp_path / "01_good.ipynb",
         "from sr_lib.notebook import get_mode, record\n"
         "import numpy as np\n"
+        "import tensorflow  # its C++ start-up lines must not reach the terminal\n"
         "assert get_mode() == MODE == 'smoke'\n"
         "record('answer', np.float64(42.5), unit='dB')",
     )
@@ -131,6 +133,10 @@ def test_runner_end_to_end(tmp_path):
     assert "[1/2] 01_good.ipynb ... ok" in proc.stdout
     assert "answer = 42.5 dB" in proc.stdout  # the summary table
     assert "ZeroDivisionError" in proc.stdout
+    # One line per notebook and the summary: TensorFlow's C++ start-up chatter goes to a log.
+    for noise in ("absl::InitializeLog", "cuInit", "cuda_platform", "port.cc", "cudart_stub"):
+        assert noise not in proc.stdout + proc.stderr
+    assert (out / "logs" / "01_good.kernel.log").is_file()  # where that chatter went
 
     assert (out / "01_good.html").stat().st_size > 0
     assert (out / "01_good.ipynb").is_file()
@@ -165,15 +171,20 @@ def test_runner_no_notebooks_is_an_error(tmp_path):
     assert "not found" in proc.stderr
 
 
-def test_tf_startup_noise_is_stripped_from_stored_outputs():
+def _runner():
     import importlib.util
-
-    import nbformat
 
     spec = importlib.util.spec_from_file_location("run_notebooks", REPO_ROOT / "tools" / "run_notebooks.py")
     runner = importlib.util.module_from_spec(spec)
     sys.modules["run_notebooks"] = runner  # dataclasses look their module up there
     spec.loader.exec_module(runner)
+    return runner
+
+
+def test_tf_startup_noise_is_stripped_from_stored_outputs():
+    import nbformat
+
+    runner = _runner()
     noise = (
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
         "I0000 00:00:1795788089.772310    3261 port.cc:153] oneDNN custom operations are on.\n"
@@ -188,3 +199,116 @@ def test_tf_startup_noise_is_stripped_from_stored_outputs():
     runner.strip_tf_noise(nb)
     texts = [(o["name"], o["text"]) for o in nb.cells[0].outputs]
     assert texts == [("stderr", "UserWarning: a real warning\n"), ("stdout", noise)]
+
+
+# --------------------------------------------------------------------------- machine paths
+# An absolute POSIX path (at least one folder) or a Windows drive path, where a path can start.
+ABSOLUTE_PATH = re.compile(r"""(?:^|[\s'"(=:,\[])(/(?:[\w.@+-]+/)+[\w.@+-]*|[A-Za-z]:\\\\?[\w.-]+)""", re.M)
+PLACEHOLDERS = ("/path/to/",)  # illustrative paths in error messages, not this machine's
+
+
+def _output_texts(nb_json: dict):
+    for index, cell in enumerate(nb_json["cells"]):
+        for output in cell.get("outputs", []):
+            texts = ["".join(output.get("text", ""))]
+            texts += ["".join(v) for k, v in output.get("data", {}).items() if k.startswith("text/")]
+            texts += ["\n".join(output.get("traceback", [])), output.get("evalue", "")]
+            for text in texts:
+                yield index, text
+
+
+def _absolute_paths(text: str) -> list[str]:
+    return [m for m in ABSOLUTE_PATH.findall(text) if not m.startswith(PLACEHOLDERS)]
+
+
+def test_absolute_path_detector_catches_machine_paths():
+    # The detector itself must be able to fail, or the test below proves nothing.
+    assert _absolute_paths("see /work/main/.venv/lib/python3.11/site-packages/IPython/core/x.py:3")
+    assert _absolute_paths("cache = /root/.cache/srfs")
+    assert _absolute_paths("in C:\\Users\\me")
+    assert not _absolute_paths("x4: 28.43 dB, ratio 3/4, https://github.com/a/b, <repo>/notebooks, ~/.cache")
+    assert not _absolute_paths("put it in /path/to/vgg16.h5")
+
+
+def test_relativise_paths_names_places_by_role(monkeypatch, tmp_path):
+    import tempfile
+
+    import nbformat
+
+    runner = _runner()
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("SRFS_DATA_DIR", str(mirror))
+    text = (
+        f"{REPO_ROOT}/.venv/lib/python3.11/site-packages/IPython/core/interactiveshell.py:3577: Warning\n"
+        f"reading {mirror}/faces/videos/d6.mp4 from {REPO_ROOT}/notebooks, backups in "
+        f"{tempfile.gettempdir()}/srfs_backups, cache {Path.home()}/.cache/srfs\n"
+    )
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=text),
+                    nbformat.v4.new_output("display_data", data={"text/plain": text, "image/png": "iVBOR/w+/x/y"})]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    runner.relativise_paths(nb)
+    expected = (
+        "<site-packages>/IPython/core/interactiveshell.py:3577: Warning\n"
+        "reading $SRFS_DATA_DIR/faces/videos/d6.mp4 from <repo>/notebooks, backups in "
+        "<tmp>/srfs_backups, cache ~/.cache/srfs\n"
+    )
+    assert nb.cells[0].outputs[0]["text"] == expected
+    assert nb.cells[0].outputs[1]["data"]["text/plain"] == expected
+    assert nb.cells[0].outputs[1]["data"]["image/png"] == "iVBOR/w+/x/y"  # base64 is not text
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO_ROOT / "notebooks").glob("*.ipynb")) + sorted((REPO_ROOT / "notebooks/solutions").glob("*.ipynb")),
+    ids=lambda p: p.name,
+)
+def test_stored_outputs_hold_no_machine_paths(path):
+    nb_json = json.loads(path.read_text(encoding="utf-8"))
+    found = [(index, p) for index, text in _output_texts(nb_json) for p in _absolute_paths(text)]
+    assert not found, f"{path.name}: absolute paths in stored outputs (cell, path): {found[:5]}"
+
+
+# --------------------------------------------------------------------------- SRFS_DATA_DIR
+def test_runner_makes_data_dirs_absolute(monkeypatch, tmp_path):
+    runner = _runner()
+    (tmp_path / "mirror").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SRFS_DATA_DIR", "mirror")
+    monkeypatch.setenv("SRFS_CACHE_DIR", "./cache")
+    runner.absolutise_data_dirs()
+    assert os.environ["SRFS_DATA_DIR"] == str((tmp_path / "mirror").resolve())
+    assert os.environ["SRFS_CACHE_DIR"] == str((tmp_path / "cache").resolve())
+
+
+# --------------------------------------------------------------------------- make lab
+@pytest.mark.skipif(not (REPO_ROOT / ".venv" / ".installed").is_file(), reason="needs the Makefile's .venv")
+def test_make_lab_starts_a_server_even_as_root():
+    # As root (containers, cloud notebook machines, this CI) Jupyter alone stops at once with
+    # "Running as root is not recommended"; `make lab` must start the server anyway.
+    import select
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "lab",
+         "LAB_ARGS=--no-browser --ServerApp.port=0 --ServerApp.token=test --ServerApp.open_browser=False"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    seen, deadline = [], time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:
+                line = proc.stdout.readline()
+                seen.append(line)
+                if "http://127.0.0.1:" in line or "http://localhost:" in line:
+                    break
+        output = "".join(seen)
+        assert proc.poll() is None, f"make lab exited with {proc.returncode}:\n{output}"
+        assert "Running as root is not recommended" not in output
+        if os.geteuid() == 0:
+            assert "--allow-root" in output  # and it says why
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

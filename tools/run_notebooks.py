@@ -93,6 +93,14 @@ def find_notebooks(args_notebooks: list[str], solutions: bool = True) -> list[Pa
     return found + (sorted(SOLUTIONS_DIR.glob(SOLUTIONS_GLOB)) if solutions else [])
 
 
+def display_path(path: Path) -> str:
+    """``path`` relative to the current directory when it is below it, else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def display_name(path: Path) -> str:
     """Short name for tables: relative to notebooks/ if inside it, else the file name."""
     try:
@@ -153,12 +161,17 @@ def kernel_config():
     return config
 
 
-def run_one(path: Path, mode: str, timeout: int, record_timing: bool):
+def run_one(path: Path, mode: str, timeout: int, record_timing: bool, kernel_log: Path | None = None):
     """Execute one notebook; return ``(executed_nb_or_None, NotebookResult)``.
 
     Never raises for notebook problems, so the caller can keep going with the
     next notebook. Raises KeyboardInterrupt if the run was interrupted (Ctrl-C
     or SIGTERM) so the caller can stop instead.
+
+    ``kernel_log``: where the kernel process's own stdout/stderr go (TensorFlow's
+    C++ start-up lines, a crash's last words). Without it they are discarded; they
+    never reach the terminal, which shows one line per notebook. What cells print
+    is captured into the notebook either way.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -195,8 +208,13 @@ def run_one(path: Path, mode: str, timeout: int, record_timing: bool):
             # nbclient's exceptions don't say which cell failed; remember it.
             on_cell_execute=lambda cell, cell_index: current_cell.__setitem__(0, cell_index),
         )
-        client.execute()
+        if kernel_log is not None:
+            kernel_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(kernel_log if kernel_log is not None else os.devnull, "wb") as log:
+            # Passed through nbclient and jupyter_client to the kernel's Popen.
+            client.execute(stdout=log, stderr=log)
         strip_tf_noise(nb)
+        relativise_paths(nb)
         result.status = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure is reported, then we move on
         # While executing, nbclient owns SIGINT/SIGTERM: its handler shuts the
@@ -241,6 +259,57 @@ def strip_tf_noise(nb) -> None:
             kept.append(output)
         if "outputs" in cell:
             cell["outputs"] = kept
+
+
+# Absolute paths of the machine that ran a notebook say nothing to a reader and leak where it ran
+# (a warning's "/home/me/.venv/lib/python3.11/site-packages/IPython/..."). Stored outputs name
+# places by role instead. Order matters: the most specific prefix first.
+_SITE_PACKAGES = re.compile(r"(?:[A-Za-z]:)?[/\\](?:[^\s'\"/\\<>]+[/\\])*?(?:site|dist)-packages(?=[/\\])")
+
+
+def path_replacements() -> list[tuple[str, str]]:
+    """``(absolute prefix, placeholder)`` pairs for :func:`relativise_text`, most specific first."""
+    pairs = []
+    for variable in ("SRFS_DATA_DIR", "SRFS_CACHE_DIR"):
+        value = os.environ.get(variable)
+        if value and Path(value).is_absolute():
+            pairs.append((str(Path(value).resolve()), f"${variable}"))
+            pairs.append((value.rstrip("/\\"), f"${variable}"))
+    pairs.append((str(REPO_ROOT), "<repo>"))
+    pairs.append((tempfile.gettempdir(), "<tmp>"))
+    pairs.append((str(Path.home()), "~"))
+    # Longest first, so /work/main/x is replaced as <repo>/x and not as a shorter prefix.
+    return sorted({p for p in pairs if p[0] not in ("", "/")}, key=lambda p: -len(p[0]))
+
+
+def relativise_text(text: str, replacements: list[tuple[str, str]] | None = None) -> str:
+    """``text`` with this machine's absolute paths replaced by placeholders (``<repo>``, ``~``, ...)."""
+    text = _SITE_PACKAGES.sub("<site-packages>", text)
+    for prefix, placeholder in replacements if replacements is not None else path_replacements():
+        text = text.replace(prefix, placeholder)
+    return text
+
+
+def relativise_paths(nb) -> None:
+    """Apply :func:`relativise_text` to every text output of ``nb`` (streams, text/*, tracebacks), in place."""
+    replacements = path_replacements()
+
+    def fix(value):
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        return relativise_text(value, replacements) if isinstance(value, str) else value
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = fix(output["text"])
+            for key in ("evalue", "traceback"):
+                if key in output:
+                    output[key] = fix(output[key])
+            for mime, value in output.get("data", {}).items():
+                # Only text: base64 images are full of slashes that are not paths.
+                if mime.startswith("text/"):
+                    output["data"][mime] = fix(value)
 
 
 def write_outputs(nb, path: Path, out_dir: Path) -> None:
@@ -304,6 +373,16 @@ def print_summary(results: list[NotebookResult], max_lines_per_notebook: int = 3
 
 
 # --------------------------------------------------------------------------- main
+def absolutise_data_dirs() -> None:
+    """Make ``$SRFS_DATA_DIR`` / ``$SRFS_CACHE_DIR`` absolute, against the directory this command
+    was started in, before any kernel inherits them: a kernel runs in its notebook's folder, where
+    the README's ``SRFS_DATA_DIR=../shared/data`` would name another place (or none)."""
+    for variable in ("SRFS_DATA_DIR", "SRFS_CACHE_DIR"):
+        value = os.environ.get(variable, "").strip()
+        if value:
+            os.environ[variable] = str(Path(value).expanduser().resolve())
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Execute the numbered tutorial notebooks and summarise their key figures.",
@@ -342,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no notebooks match {NOTEBOOK_DIR / NOTEBOOK_GLOB}", file=sys.stderr)
         return 1
 
+    absolutise_data_dirs()
     out_dir = args.out.resolve() if args.out else None
     # Per-cell timestamps make useful build artefacts but pure churn in git diffs
     # of the stored (in-place) notebooks.
@@ -354,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     for i, path in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {display_name(path)} ...", end=" ", flush=True)
         try:
-            nb, result = run_one(path, args.mode, args.timeout, record_timing)
+            log = (out_dir / "logs" / f"{path.stem}.kernel.log") if out_dir is not None else None
+            nb, result = run_one(path, args.mode, args.timeout, record_timing, kernel_log=log)
         except KeyboardInterrupt:
             # Stop here, but still summarise what finished (nbclient has shut
             # the kernel down; the partial notebook is not written).
@@ -377,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 notes.append("(source left unchanged)")
         status = "ok" if result.status == "ok" else f"FAILED ({result.error_line(100)})"
+        if result.status != "ok" and log is not None and log.is_file() and log.stat().st_size:
+            notes.append(f"(kernel log: {display_path(log)})")
         print(" ".join([status, f"{result.seconds:.1f} s", *notes]), flush=True)
 
     if out_dir is not None:
