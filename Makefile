@@ -7,6 +7,15 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 MODE   ?= smoke
 
+# A relative data path means "relative to where make was started" (the README's
+# SRFS_DATA_DIR=../shared/data); kernels and tests run in other folders, so pass it on absolute.
+ifneq ($(strip $(SRFS_DATA_DIR)),)
+export SRFS_DATA_DIR := $(abspath $(SRFS_DATA_DIR))
+endif
+ifneq ($(strip $(SRFS_CACHE_DIR)),)
+export SRFS_CACHE_DIR := $(abspath $(SRFS_CACHE_DIR))
+endif
+
 # Quieter TensorFlow start-up; notebooks and tests read SRFS_MODE.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
@@ -43,8 +52,15 @@ nbtest: $(STAMP)
 test: $(STAMP)
 	SRFS_MODE=$(MODE) $(PY) -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900
 
+# Jupyter refuses to start as root ("Running as root is not recommended"); in a container or a
+# cloud notebook machine root is the only user there is, so say so and allow it.
+LAB_ARGS ?=
 lab: $(STAMP)
-	$(PY) -m jupyter lab --notebook-dir=notebooks
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "make lab: running as root (a container or cloud machine?), so Jupyter is started with --allow-root"; \
+	  allow=--allow-root; \
+	fi; \
+	exec $(PY) -m jupyter lab --notebook-dir=notebooks $$allow $(LAB_ARGS)
 
 notebooks: $(STAMP)
 	SRFS_MODE=demo $(PY) tools/run_notebooks.py --mode demo --in-place

@@ -104,3 +104,32 @@ def test_srfs_offline_forbids_downloads(isolated, monkeypatch):
 def test_unknown_dataset():
     with pytest.raises(KeyError, match="Set5"):
         registry.fetch("Set6")
+
+
+def test_relative_data_dir_resolves_against_the_current_directory(isolated, monkeypatch):
+    # The README's own example, SRFS_DATA_DIR=../shared/data, typed in the repository root.
+    (isolated / "shared" / "data" / "tiny").mkdir(parents=True)
+    (isolated / "shared" / "data" / "tiny" / "a.png").write_bytes(b"A")
+    (isolated / "repo" / "notebooks").mkdir(parents=True)
+    _fake_dataset(monkeypatch, {"a.png": b"A"}, served={})
+    monkeypatch.setenv("SRFS_DATA_DIR", "../shared/data")
+    monkeypatch.chdir(isolated / "repo")
+    assert registry.fetch("Tiny", progress=False) == (isolated / "shared" / "data").resolve()
+
+
+def test_data_dir_that_names_no_folder_is_an_error_not_a_silent_fallback(isolated, monkeypatch):
+    # From notebooks/ (a kernel's cwd) the same relative value names nothing: say so, naming the
+    # value and the folder it was resolved against, instead of quietly using stand-in data.
+    (isolated / "repo" / "notebooks").mkdir(parents=True)
+    _fake_dataset(monkeypatch, {"a.png": b"A"}, served={"a.png": b"A"})
+    monkeypatch.setenv("SRFS_DATA_DIR", "../shared/data")
+    monkeypatch.chdir(isolated / "repo" / "notebooks")
+    for call in (lambda: registry.is_available("Tiny"), lambda: registry.fetch("Tiny", progress=False)):
+        with pytest.raises(registry.DatasetUnavailableError) as info:
+            call()
+        message = str(info.value)
+        assert "SRFS_DATA_DIR=../shared/data" in message
+        assert str(isolated / "repo" / "notebooks") in message and "absolute" in message
+    monkeypatch.setenv("SRFS_DATA_DIR", str(isolated / "missing"))
+    with pytest.raises(registry.DatasetUnavailableError, match="no such folder"):
+        registry.is_available("Tiny")

@@ -107,8 +107,30 @@ def cache_dir() -> Path:
 
 
 def _mirror_dir() -> Path | None:
-    value = os.environ.get("SRFS_DATA_DIR")
-    return Path(value).expanduser() if value else None
+    """The mirror named by ``$SRFS_DATA_DIR`` as an absolute path, or None when the variable is unset.
+
+    A relative value is resolved against the current directory. The commands that start notebook
+    kernels (``make``, ``tools/run_notebooks.py``) make it absolute first, because a kernel's current
+    directory is the notebook's folder, not the one the user typed the path in. A value that names no
+    folder raises rather than being skipped: a silently missed mirror turns into a run on stand-in
+    data, or a download, that nobody asked for.
+
+    Raises:
+        DatasetUnavailableError: ``$SRFS_DATA_DIR`` is set but is not a folder.
+    """
+    value = os.environ.get("SRFS_DATA_DIR", "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    if not path.is_dir():
+        relative = "" if Path(value).expanduser().is_absolute() else f" (a relative path, resolved against {Path.cwd()})"
+        raise DatasetUnavailableError(
+            f"SRFS_DATA_DIR={value}: no such folder{relative}. Set it to the absolute path of the data "
+            "mirror, or unset it to use the download cache and the built-in images."
+        )
+    return path.resolve()
 
 
 def file_sha256(path: Path) -> str:
