@@ -32,7 +32,9 @@ model on every selected *piece* (core + blend + context: the overlap overhead is
 :mod:`sr_lib.flops` for the networks (convolutions only: element-wise work, the pixel shuffle and
 bicubic chroma are left out, as there).
 
-Images are float32 in [0, 1], (h, w, C) with C in {1, 3}; scores are per patch, higher = harder.
+Inside, images are float32 in [0, 1], (h, w, C) with C in {1, 3}; the public entry point
+:func:`upscale_adaptive` takes any image of :mod:`sr_lib.images` (and (h, w) gives (H, W)).
+Scores are per patch, higher = harder.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from typing import Callable
 
 import numpy as np
 
-from sr_lib import metrics
+from sr_lib import images, metrics
 
 __all__ = [
     "Branch", "branch_from_model", "pretrained_branch", "bicubic_branch",
@@ -299,18 +301,18 @@ def _hf_energy(lr, grid, coarse_sr=None):
 
 
 def _coarse_detail(lr, grid, coarse_sr):
-    from sr_lib.data.imresize import imresize
+    from sr_lib.data.imresize import resize_array
 
     # What the coarse model added on top of bicubic: large where there is detail to recover.
-    bicubic = imresize(_luma(lr), grid.scale)
+    bicubic = resize_array(_luma(lr), grid.scale)  # a luma on 0..255, not an image in [0, 1]
     return _box_means((_luma(coarse_sr) - bicubic) ** 2, grid.cores, grid.scale)
 
 
 def _backprojection(lr, grid, coarse_sr):
-    from sr_lib.data.imresize import imresize
+    from sr_lib.data.imresize import resize_array
 
     # How far the coarse output, shrunk back, is from the input: where it failed to explain the LR image.
-    shrunk = imresize(_luma(coarse_sr), 1.0 / grid.scale)
+    shrunk = resize_array(_luma(coarse_sr), 1.0 / grid.scale)
     return _box_means((shrunk - _luma(lr)) ** 2, grid.cores)
 
 
@@ -457,18 +459,23 @@ def upscale_adaptive(lr: np.ndarray, coarse: Branch, fine: Branch, fraction: flo
     """Coarse model everywhere, fine model on the ``fraction`` hardest patches, blended without seams.
 
     Args:
-        lr: (h, w, C) float32 [0, 1], C in {1, 3}.
+        lr: (h, w), (h, w, 1) or (h, w, 3); uint8, uint16 or float in [0, 1] (:mod:`sr_lib.images`),
+            given to the branches as float32 (h, w, C). RGBA raises (no branch was trained on alpha).
         coarse, fine: :class:`Branch` es of the same scale.
         fraction: share of patches routed to ``fine``, in [0, 1] (k = round(fraction * n)).
         score: a :data:`SCORERS` name.
         patch, blend, context: the grid (:func:`make_grid`).
 
     Returns:
-        :class:`AdaptiveResult`; ``sr`` is (h*scale, w*scale, C) float32 in [0, 1].
+        :class:`AdaptiveResult`; ``sr`` is (h*scale, w*scale, C) float32 in [0, 1], in the layout
+        of ``lr`` ((h, w) gives (H, W)).
+
+    Raises:
+        sr_lib.images.ImageError: ``lr`` is not an accepted image.
+        ValueError, KeyError: branches of different scales, an unknown score, a bad grid.
     """
-    lr = np.asarray(lr, np.float32)
-    if lr.ndim != 3 or lr.shape[-1] not in (1, 3):
-        raise ValueError(f"upscale_adaptive expects an (h, w, 1) or (h, w, 3) image, got shape {lr.shape}")
+    layout = images.same_layout(lr)
+    lr = images.as_float_hwc(lr, "upscale_adaptive")
     if coarse.scale != fine.scale:
         raise ValueError(f"coarse ({coarse.name}, x{coarse.scale}) and fine ({fine.name}, x{fine.scale}) "
                          "must upscale by the same factor")
@@ -479,6 +486,6 @@ def upscale_adaptive(lr: np.ndarray, coarse: Branch, fine: Branch, fraction: flo
     scores = score_patches(score, lr, grid, coarse_sr)
     selected = select_top(scores, fraction)
     fine_windows = run_patches(fine, lr, grid, np.flatnonzero(selected), batch_size=batch_size)
-    sr = assemble(coarse_sr, grid, fine_windows)
+    sr = layout(assemble(coarse_sr, grid, fine_windows))
     flops = routing_flops(grid, selected, coarse.flops_per_pixel, fine.flops_per_pixel, SCORERS[score].flops(grid))
     return AdaptiveResult(sr, grid, scores, selected, flops)

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from sr_lib import metrics
+from sr_lib import images, metrics
 from sr_lib.data.imresize import imresize
 
 __all__ = ["interpolate", "bicubic", "BASELINES", "EvaluationResult", "evaluate", "format_table"]
@@ -20,16 +20,26 @@ Upscaler = Callable[[np.ndarray, int], np.ndarray]
 
 
 def interpolate(lr: np.ndarray, scale: int, method: str = "bicubic") -> np.ndarray:
-    """MATLAB-compatible interpolation of an 8-bit image given as float [0, 1] (h, w, C) -> float32.
+    """MATLAB-compatible interpolation of an 8-bit image -> float32 [0, 1].
 
-    The input is quantised to 8 bits and resized as uint8, exactly what MATLAB's ``imresize`` does
-    for the published baselines; the output is float32 in [0, 1].
+    The input is quantised to 8 bits (:func:`sr_lib.images.to_uint8`) and resized as uint8, exactly
+    what MATLAB's ``imresize`` does for the published baselines.
+
+    Args:
+        lr: (h, w), (h, w, 1) or (h, w, 3); uint8, uint16 or float in [0, 1] (:mod:`sr_lib.images`).
+            RGBA raises: a baseline for the SR protocol has no alpha (drop it first).
+        scale: integer factor.
+        method: "bicubic", "bilinear" or "nearest".
+
+    Returns:
+        float32 in [0, 1], (h*scale, w*scale[, C]) in the layout of ``lr``.
     """
-    return metrics.to_float32(imresize(metrics.to_uint8(lr), scale, method=method))
+    lr8 = images.to_uint8(images.as_hwc(lr, "interpolate"))
+    return images.same_layout(lr)(metrics.to_float32(imresize(lr8, scale, method=method)))
 
 
 def bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
-    """The bicubic baseline upscaler."""
+    """The bicubic baseline upscaler: :func:`interpolate` with ``method="bicubic"`` (same inputs, output)."""
     return interpolate(lr, scale, "bicubic")
 
 
@@ -84,6 +94,10 @@ def evaluate(
         upscaler: ``f(lr, scale) -> sr`` on float32 [0, 1] images.
         pairs: objects with ``name``, ``lr``, ``hr``, ``scale`` (e.g. ``sr_lib.data.ImagePair``).
         channel: "y" (the published protocol) or "rgb".
+
+    Raises:
+        ValueError: no pairs, an upscaler result of the wrong shape, or a pair the metrics refuse
+            (the message starts with the pair's name).
     """
     if not pairs:
         raise ValueError("evaluate: no pairs given")
@@ -100,9 +114,14 @@ def evaluate(
             raise ValueError(
                 f"{method} returned shape {sr.shape} for {pair.name}, expected the HR shape {pair.hr.shape}"
             )
+        try:
+            scores = (metrics.psnr(sr, pair.hr, border=pair.scale, channel=channel),
+                      metrics.ssim(sr, pair.hr, border=pair.scale, channel=channel))
+        except ValueError as error:  # e.g. an image too small for the SSIM window: say which one
+            raise ValueError(f"{pair.name}: {error}") from error
         result.names.append(pair.name)
-        result.psnr.append(metrics.psnr(sr, pair.hr, border=pair.scale, channel=channel))
-        result.ssim.append(metrics.ssim(sr, pair.hr, border=pair.scale, channel=channel))
+        result.psnr.append(scores[0])
+        result.ssim.append(scores[1])
     return result
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "to_float32",
     "to_uint8",
     "as_hwc",
+    "as_float_hwc",
     "same_layout",
 ]
 
@@ -181,6 +182,18 @@ def as_hwc(image, name: str = "image", *, alpha: str = "reject") -> np.ndarray:
         if alpha == "drop":
             array = array[..., :3]
     return array
+
+
+def as_float_hwc(image, name: str = "image", *, alpha: str = "reject") -> np.ndarray:
+    """``image`` as float32 (H, W, C) on the [0, 1] scale: :func:`as_hwc` then :func:`to_float32`.
+
+    The usual first line of a function that computes on an image; pair it with
+    :func:`same_layout` to answer an (H, W) input with an (H, W) result.
+
+    Raises:
+        ImageTypeError, ImageRangeError, ImageShapeError: see :func:`as_hwc`.
+    """
+    return to_float32(as_hwc(image, name, alpha=alpha), name)
 
 
 def same_layout(like) -> Callable[[np.ndarray], np.ndarray]:

@@ -6,52 +6,78 @@
   sensitive to chroma detail), and the result is converted back to RGB.
 - :func:`model_upscaler` — wraps a model as an ``f(lr, scale) -> sr`` upscaler for
   :func:`sr_lib.evaluation.evaluate`.
+
+Images follow :mod:`sr_lib.images`: uint8, uint16 or float in [0, 1]; (h, w), (h, w, 1) or
+(h, w, 3), and an (h, w) input gives an (h, w) result. Four channels (RGBA) raise
+``ImageShapeError``: no model here was trained on alpha; ``python -m sr_lib upscale`` upscales the
+alpha separately with bicubic.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sr_lib import metrics
-from sr_lib.data.imresize import imresize
+from sr_lib import images, metrics
+from sr_lib.data.imresize import resize_array
 
 __all__ = ["predict", "upscale_via_y", "model_upscaler"]
 
 
 def predict(model, image: np.ndarray, *, clip: bool = True, multiple: int = 1) -> np.ndarray:
-    """Run ``model`` on one (h, w, C) float32 [0, 1] image and return (H, W, C') float32.
+    """Run ``model`` on one image and return its output as float32 (H, W, C').
 
     Calls the model directly rather than ``model.predict`` (no per-call dataset set-up; every image
     size works on a fully convolutional model).
 
-    ``multiple``: for models that only take sizes divisible by it (U-Nets: ``2**depth``), the image
-    is mirror-padded at the bottom/right to the next multiple and the output cropped back to
-    ``output_scale * (h, w)``.
+    Args:
+        model: a Keras model taking (1, h, w, C) float32 in [0, 1].
+        image: (h, w) or (h, w, C) with C the model's input channels (1 or 3); uint8, uint16 or
+            float in [0, 1] (:mod:`sr_lib.images`); RGBA raises. An (h, w) image is fed as (h, w, 1).
+        clip: clip the output to [0, 1] (False: keep the model's overshoot, e.g. for a luma that
+            is converted further).
+        multiple: for models that only take sizes divisible by it (U-Nets: ``2**depth``), the image
+            is mirror-padded at the bottom/right to the next multiple and the output cropped back to
+            ``output_scale * (h, w)``.
+
+    Returns:
+        float32 (H, W, C'); (H, W) when ``image`` was (h, w) and the model returns one channel.
+
+    Raises:
+        sr_lib.images.ImageError: not an accepted image (dtype, range, layout).
     """
     from sr_lib.data.restoration import pad_to_multiple
 
-    image = np.asarray(image, dtype=np.float32)
+    restore = images.same_layout(image)
+    image = images.as_float_hwc(image, "predict")
     padded, (h, w) = pad_to_multiple(image, multiple)
     output = np.asarray(model(padded[None], training=False))[0].astype(np.float32)
     scale = output.shape[0] // padded.shape[0]
     output = output[: h * scale, : w * scale]
-    return np.clip(output, 0.0, 1.0) if clip else output
+    return restore(np.clip(output, 0.0, 1.0) if clip else output)
 
 
 def upscale_via_y(model, lr: np.ndarray, scale: int) -> np.ndarray:
-    """Super-resolve an RGB (h, w, 3) or grayscale (h, w, 1) image with a one-channel model.
+    """Super-resolve an RGB or grayscale image with a one-channel model.
 
-    Grayscale images go through the model as they are. RGB images: Y through the model, Cb/Cr by
-    bicubic ``imresize``; returns (h*scale, w*scale, C) float32 in [0, 1].
+    Grayscale images go through the model as they are (their gray values are their luma, so a
+    gray image gives the same result as its replication to RGB). RGB images: Y through the model,
+    Cb/Cr by bicubic ``imresize``.
+
+    Args:
+        model: one-channel SR model (h, w, 1) -> (h*scale, w*scale, 1).
+        lr: (h, w), (h, w, 1) or (h, w, 3); uint8, uint16 or float in [0, 1]; RGBA raises.
+        scale: the model's factor.
+
+    Returns:
+        float32 in [0, 1], (h*scale, w*scale, C) in the layout of ``lr`` ((h, w) gives (H, W)).
     """
-    lr = np.asarray(lr, dtype=np.float32)
-    if lr.ndim != 3 or lr.shape[-1] not in (1, 3):
-        raise ValueError(f"upscale_via_y expects an (h, w, 1) or (h, w, 3) image, got shape {lr.shape}")
+    restore = images.same_layout(lr)
+    lr = images.as_float_hwc(lr, "upscale_via_y")
     if lr.shape[-1] == 1:
-        return predict(model, lr)
+        return restore(predict(model, lr))
     ycbcr = metrics.rgb_to_ycbcr(lr)
     y = predict(model, ycbcr[..., :1], clip=False)
-    chroma = imresize(ycbcr[..., 1:], scale)
+    chroma = resize_array(ycbcr[..., 1:], scale)  # two chroma planes: not an image of their own
     if y.shape[:2] != chroma.shape[:2]:
         raise ValueError(f"model output {y.shape[:2]} does not match {scale}x the input {lr.shape[:2]}")
     rgb = metrics.ycbcr_to_rgb(np.concatenate([y, chroma], axis=-1))
@@ -64,14 +90,19 @@ def model_upscaler(model, *, channel: str = "y", multiple: int = 1):
     ``channel="y"`` for one-channel models (run on luma, chroma bicubic), ``"rgb"`` for models that
     take and return three channels (grayscale inputs are repeated to RGB and the result averaged
     back). ``multiple``: see :func:`predict` (RGB models only).
+
+    The upscaler takes ``lr`` as :func:`upscale_via_y` does ((h, w), (h, w, 1) or (h, w, 3);
+    uint8, uint16 or float in [0, 1]; RGBA raises) and returns float32 in [0, 1] in ``lr``'s layout.
     """
     if channel == "y":
         return lambda lr, scale: upscale_via_y(model, lr, scale)
     if channel == "rgb":
         def rgb(lr, scale):
-            lr = np.asarray(lr, np.float32)
+            restore = images.same_layout(lr)
+            lr = images.as_float_hwc(lr, "model_upscaler")
             if lr.shape[-1] == 1:
-                return predict(model, np.repeat(lr, 3, axis=-1), multiple=multiple).mean(axis=-1, keepdims=True)
+                sr = predict(model, np.repeat(lr, 3, axis=-1), multiple=multiple).mean(axis=-1, keepdims=True)
+                return restore(sr)
             return predict(model, lr, multiple=multiple)
 
         return rgb

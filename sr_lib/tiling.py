@@ -76,8 +76,11 @@ def upscale_tiled(
 
     Args:
         upscale: e.g. ``lambda lr: sr_lib.inference.upscale_via_y(model, lr, 4)``; gets float32
-            pieces in [0, 1] and must return float32 [0, 1] (clipped) images ``scale`` times larger.
-        image: float32 (H, W, C) in [0, 1].
+            (h, w, C) pieces in [0, 1] and must return float32 [0, 1] (clipped) images ``scale``
+            times larger.
+        image: (H, W), (H, W, 1) or (H, W, 3); uint8, uint16 or float in [0, 1]
+            (:mod:`sr_lib.images`), converted to float32 [0, 1] before it is cut. RGBA raises
+            (upscale the alpha separately, as ``python -m sr_lib upscale`` does).
         scale: the upscaling factor.
         tile: core side in LR pixels; ``None`` (or a tile larger than the image) runs the whole image at once.
         overlap: LR pixels of context on each side of a core (see the module doc: >= the receptive
@@ -91,13 +94,18 @@ def upscale_tiled(
             tile writes its own part of the output, so the result does not depend on this.
 
     Returns:
-        (H * scale, W * scale, C') array of ``out_dtype``.
-    """
-    from sr_lib.metrics import to_uint8
+        (H * scale, W * scale, C') array of ``out_dtype``; (H * scale, W * scale) for an (H, W)
+        ``image`` when ``upscale`` returns one channel.
 
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 3:
-        raise ValueError(f"upscale_tiled expects an (H, W, C) image, got shape {image.shape}")
+    Raises:
+        sr_lib.images.ImageError: ``image`` is not an accepted image.
+        ValueError: bad ``scale``, ``tile``, ``overlap``, ``workers`` or ``out_dtype``, or
+            ``upscale`` returned the wrong size.
+    """
+    from sr_lib.images import as_float_hwc, same_layout, to_uint8
+
+    restore = same_layout(image)
+    image = as_float_hwc(image, "upscale_tiled")
     scale = _positive_int(scale, "scale")
     if np.dtype(out_dtype) not in (np.dtype(np.float32), np.dtype(np.uint8)):
         raise ValueError(f"out_dtype must be float32 or uint8, got {out_dtype!r}")
@@ -111,6 +119,8 @@ def upscale_tiled(
     def run(box):
         (y0, y1, x0, x1), (py0, py1, px0, px1) = box
         result = np.asarray(upscale(image[py0:py1, px0:px1]))
+        if result.ndim == 2:
+            result = result[..., None]
         expected = ((py1 - py0) * scale, (px1 - px0) * scale)
         if result.shape[:2] != expected:
             raise ValueError(f"upscale returned {result.shape[:2]} for a {(py1 - py0, px1 - px0)} piece; "
@@ -144,7 +154,7 @@ def upscale_tiled(
             bar.update(1)
     if bar is not None:
         bar.close()
-    return output
+    return restore(output)
 
 
 def _bounded_map(pool, fn, items, ahead: int):

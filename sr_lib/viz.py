@@ -6,8 +6,9 @@ each panel with a title, and the same small region zoomed in every panel with *n
 interpolation, so that the reader sees the pixels themselves rather than the plotting library's
 smoothing of them.
 
-Images follow the library convention: float in [0, 1], shape (H, W, C) with C = 1 (shown in gray,
-0 = black, 1 = white) or C = 3 (RGB). Panels may have different resolutions (an LR image next to
+Images are those of :mod:`sr_lib.images`: uint8, uint16 or float in [0, 1], shape (H, W) or
+(H, W, 1) (shown in gray, 0 = black, 1 = white) or (H, W, 3) (RGB); (H, W, 4) has its alpha
+dropped (shown opaque: a transparent panel would show the figure background, not the pixels). Panels may have different resolutions (an LR image next to
 its HR original): the zoom box is given in *relative* coordinates, so it marks the same part of
 the scene in every panel. :func:`find_zoom_box` places that box where something happens (the
 largest error, the strongest aliasing), so a figure shows the interesting pixels on any image.
@@ -22,6 +23,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from sr_lib import images as image_core
+
 __all__ = ["show_images", "find_zoom_box", "plot_history", "show_table"]
 
 ZOOM_COLOUR = "#ffcc00"  # bright yellow: visible on dark and light photos, and in gray panels
@@ -30,13 +33,7 @@ _INSET_SIZE = 0.42  # inset side as a fraction of its panel
 
 def _as_displayable(image: np.ndarray, index: int) -> tuple[np.ndarray, dict]:
     """(H, W) gray or (H, W, 3) RGB array in [0, 1] and the ``imshow`` arguments that show it faithfully."""
-    array = np.asarray(image)
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[-1] not in (1, 3):
-        raise ValueError(f"show_images: image {index} has shape {np.shape(image)}; expected (H, W, 1) or (H, W, 3)")
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"show_images: image {index} has dtype {array.dtype}; expected float in [0, 1]")
+    array = image_core.as_float_hwc(image, f"show_images: image {index}", alpha="drop")
     # Clip explicitly: imshow would clip too, but with a warning per panel (bicubic overshoots slightly).
     array = np.clip(array, 0.0, 1.0)
     if array.shape[-1] == 1:
@@ -95,8 +92,9 @@ def show_images(
     """Show images side by side (or in a grid), each with its title, optionally with a zoomed inset.
 
     Args:
-        images: float images in [0, 1], each (H, W, 1), (H, W) or (H, W, 3); sizes may differ.
-            Values outside [0, 1] are clipped for display.
+        images: each (H, W), (H, W, 1) or (H, W, 3), uint8, uint16 or float in [0, 1]
+            (:mod:`sr_lib.images`); sizes may differ. A float's small overshoot is clipped for
+            display; (H, W, 4) is shown without its alpha.
         titles: one title per image.
         zoom: ``(top, left, height, width)`` as fractions of each image's height and width, e.g.
             ``(0.4, 0.5, 0.15, 0.15)``. The box is outlined on every panel and its pixels shown,
@@ -108,6 +106,11 @@ def show_images(
     Returns:
         The matplotlib Figure; ``fig.axes`` holds one Axes per image, each inset is in
         ``ax.child_axes``.
+
+    Raises:
+        sr_lib.images.ImageError: an image of another dtype (``TypeError``), far outside [0, 1]
+            or of another shape (``ValueError``); the message gives its index.
+        ValueError: titles do not match the images, or a bad ``zoom``.
     """
     if len(images) != len(titles):
         raise ValueError(f"show_images: {len(images)} images but {len(titles)} titles")
@@ -154,7 +157,9 @@ def find_zoom_box(values: np.ndarray, size: float = 0.15) -> tuple[float, float,
 
     Args:
         values: (H, W) or (H, W, C) map of non-negative numbers, e.g. ``abs(sr - hr)``; channels
-            are averaged.
+            are averaged, so (H, W) and (H, W, 1) give the same box, and a gray map the same box
+            as its replication to 3 channels. A map is not an image: any numeric dtype and scale
+            is accepted (squared errors on 0..255 are fine), since only where it is large matters.
         size: side of the square box as a fraction of the image's shorter side.
 
     Returns:

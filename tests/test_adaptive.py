@@ -229,8 +229,8 @@ def test_errors_are_named(rng):
         A.upscale_adaptive(image, two, two, 0.5, score="sharpness")
     with pytest.raises(ValueError, match="fraction"):
         A.upscale_adaptive(image, two, two, -0.1)
-    with pytest.raises(ValueError, match=r"\(h, w, 1\) or \(h, w, 3\)"):
-        A.upscale_adaptive(image[..., 0], two, two, 0.5)
+    with pytest.raises(ValueError, match=r"\(H, W\), \(H, W, 1\) or \(H, W, 3\)"):
+        A.upscale_adaptive(image[None], two, two, 0.5)  # (h, w) is fine: tests/test_image_layouts.py
     with pytest.raises(ValueError, match="2 \\* blend"):
         A.make_grid(20, 20, 2, patch=4, blend=3)
     with pytest.raises(ValueError, match="context"):

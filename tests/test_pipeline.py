@@ -115,8 +115,8 @@ def test_other_input_checks():
         make_dataset([(lr, hr), (lr[..., :1], hr[..., :1])], scale=SCALE, lr_patch=4)
     with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
         make_dataset([(lr * 255, hr * 255)], scale=SCALE, lr_patch=4)
-    with pytest.raises(TypeError, match="uint8"):
-        make_dataset([(lr.astype(np.uint8), hr.astype(np.uint8))], scale=SCALE, lr_patch=4)
+    with pytest.raises(TypeError, match="int64"):  # 0..255 or 0..65535? refused, not guessed
+        make_dataset([(lr.astype(np.int64), hr.astype(np.int64))], scale=SCALE, lr_patch=4)
     with pytest.raises(ValueError, match="empty"):
         make_dataset([], scale=SCALE)
 

@@ -86,5 +86,8 @@ def test_bad_arguments_are_named(rng):
         upscale_tiled(_numpy_upscaler(2), image, 2, overlap=-1)
     with pytest.raises(ValueError, match="expected"):
         upscale_tiled(_numpy_upscaler(3), image, 2, tile=4)
-    with pytest.raises(ValueError, match=r"\(H, W, C\)"):
-        upscale_tiled(_numpy_upscaler(2), image[..., 0], 2)
+    # (H, W) is an image like any other (tests/test_image_layouts.py); 4-D and RGBA are not.
+    with pytest.raises(ValueError, match=r"\(H, W\), \(H, W, 1\) or \(H, W, 3\)"):
+        upscale_tiled(_numpy_upscaler(2), image[None], 2)
+    with pytest.raises(ValueError, match="RGBA"):
+        upscale_tiled(_numpy_upscaler(2), np.repeat(image, 4, axis=-1), 2)

@@ -104,7 +104,8 @@ def test_no_zoom_no_insets(rng, figures):
     [
         ([np.zeros((4, 4, 3), np.float32)], ["a", "b"], None, ValueError),
         ([np.zeros((4, 4, 2), np.float32)], ["a"], None, ValueError),
-        ([np.zeros((4, 4, 3), np.uint8)], ["a"], None, TypeError),
+        ([np.zeros((4, 4, 3), np.int64)], ["a"], None, TypeError),  # uint8 is fine, int64 ambiguous
+        ([np.full((4, 4, 3), 255.0, np.float32)], ["a"], None, ValueError),  # 0..255 floats
         ([np.zeros((4, 4, 3), np.float32)], ["a"], (0.9, 0.0, 0.5, 0.5), ValueError),
     ],
 )

@@ -66,11 +66,12 @@ def load_benchmark(name: str, scale: int, *, own_lr: bool = False) -> list[Image
     folder = root / registry.DATASETS[name].prefix / f"image_SRF_{scale}"
     pairs = []
     for hr_path in sorted(folder.glob("*_HR.png")):
-        hr = read_image(hr_path, mode="keep")
+        # Paired files: pixels as stored, so LR and HR stay aligned whatever their EXIF tags say.
+        hr = read_image(hr_path, mode="keep", orientation="ignore")
         if own_lr:
             lr = bicubic_downscale(hr, scale)
         else:
-            lr = read_image(Path(str(hr_path).replace("_HR.png", "_LR.png")), mode="keep")
+            lr = read_image(Path(str(hr_path).replace("_HR.png", "_LR.png")), mode="keep", orientation="ignore")
         pairs.append(ImagePair(hr_path.name.split("_SRF")[0], lr, hr, scale))
     return pairs
 

@@ -1,7 +1,11 @@
 """Making low-resolution (LR) training and test inputs from high-resolution (HR) images.
 
-All functions take and return float32 images in [0, 1], shape (H, W, C) (C = 1 or 3), and are
-pure: the same arguments give the same result, and random steps take an explicit
+All functions take images as :mod:`sr_lib.images` defines them (uint8, uint16 or float in [0, 1];
+(H, W), (H, W, 1) or (H, W, 3)) and return float32 in [0, 1] in the layout they were given (an
+(H, W) input gives an (H, W) result); :func:`modcrop` returns a view of its input instead. Four
+channels (RGBA) raise ``ImageShapeError`` in the degradations (blur, noise and JPEG have no agreed
+meaning for alpha; drop it first), and are cropped like the other channels by :func:`modcrop`. The
+functions are pure: the same arguments give the same result, and random steps take an explicit
 ``np.random.Generator`` so a seeded generator makes them reproducible.
 
 - :func:`modcrop` and :func:`bicubic_downscale` give the standard benchmark degradation
@@ -18,8 +22,9 @@ import numbers
 import cv2
 import numpy as np
 
+from sr_lib import images
 from sr_lib.data.imresize import imresize
-from sr_lib.metrics import to_uint8
+from sr_lib.images import to_uint8
 
 __all__ = [
     "modcrop",
@@ -39,19 +44,20 @@ def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
     At most ``scale - 1`` rows / columns are dropped.
 
     Args:
-        image: (H, W) or (H, W, C) array, any dtype.
+        image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) (cropping is geometric: alpha is kept);
+            uint8, uint16 or float in [0, 1] (:mod:`sr_lib.images`).
         scale: positive integer upscaling factor.
 
     Returns:
-        A view of ``image`` with shape (H - H % scale, W - W % scale[, C]).
+        A view of ``image`` with shape (H - H % scale, W - W % scale[, C]), same dtype.
 
     Raises:
         ValueError: ``scale`` is not a positive integer, or H or W is smaller than ``scale``.
+        sr_lib.images.ImageError: not an accepted image (dtype, range or layout).
     """
     scale = _check_scale(scale)
+    images.as_hwc(image, "modcrop", alpha="keep")
     image = np.asarray(image)
-    if image.ndim not in (2, 3):
-        raise ValueError(f"modcrop: expected (H, W) or (H, W, C), got shape {image.shape}")
     height, width = image.shape[:2]
     if height < scale or width < scale:
         raise ValueError(f"modcrop: image of shape {image.shape} is smaller than the scale {scale}")
@@ -69,21 +75,25 @@ def bicubic_downscale(hr: np.ndarray, scale: int, *, quantize: bool = True) -> n
     float values directly (no rounding) and clips the result.
 
     Args:
-        hr: float (H, W, C) or (H, W) image in [0, 1]; H, W >= ``scale``.
+        hr: (H, W), (H, W, 1) or (H, W, 3) image, uint8, uint16 or float in [0, 1]; H, W >= ``scale``.
+            uint16 and float images are rounded to 8 bits when ``quantize`` is True.
         scale: positive integer factor.
         quantize: match MATLAB's 8-bit pipeline (True) or keep full float precision (False).
 
     Returns:
         float32 LR image in [0, 1], shape (H // scale, W // scale[, C]).
+
+    Raises:
+        sr_lib.images.ImageError: not an accepted image (e.g. int64, 0..255 floats, RGBA).
     """
-    hr = _check_float_image(hr, "bicubic_downscale")
     scale = _check_scale(scale)
+    hr, restore = images.as_hwc(hr, "bicubic_downscale"), images.same_layout(hr)
     hr = modcrop(hr, scale)
     if quantize:
         lr8 = imresize(to_uint8(hr), scale=1.0 / scale)  # uint8 in -> uint8 out, like MATLAB
-        return lr8.astype(np.float32) / np.float32(255.0)
+        return restore(lr8.astype(np.float32) / np.float32(255.0))
     # Bicubic overshoots at edges; clip so the result is a valid image again.
-    return np.clip(imresize(hr, scale=1.0 / scale), 0.0, 1.0).astype(np.float32)
+    return restore(np.clip(imresize(images.to_float32(hr), scale=1.0 / scale), 0.0, 1.0).astype(np.float32))
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -93,17 +103,19 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     frame appears. The kernel is cut at about 4 sigma. ``sigma == 0`` returns a float32 copy.
 
     Args:
-        image: float (H, W, C) or (H, W) image in [0, 1].
+        image: (H, W), (H, W, 1) or (H, W, 3) image, uint8, uint16 or float in [0, 1]
+            (:mod:`sr_lib.images`); RGBA raises.
         sigma: standard deviation in pixels, >= 0.
 
     Returns:
-        float32 image, same shape, in [0, 1] (a blur of [0, 1] values stays in [0, 1]).
+        float32 image, same shape, in [0, 1] (values are clipped to [0, 1] afterwards, which also
+        removes a float input's overshoot).
     """
-    image = _check_float_image(image, "gaussian_blur")
+    image = _float_image(image, "gaussian_blur")
     if sigma < 0:
         raise ValueError(f"gaussian_blur: sigma must be >= 0, got {sigma}")
     if sigma == 0:
-        return image.copy()
+        return np.clip(image, 0.0, 1.0)
     # ksize (0, 0): OpenCV derives the size from sigma. It drops a trailing channel axis of size 1,
     # hence the reshape back to the input shape.
     blurred = cv2.GaussianBlur(
@@ -116,7 +128,7 @@ def add_gaussian_noise(image: np.ndarray, sigma: float, rng: np.random.Generator
     """Add independent zero-mean Gaussian noise to every sample, then clip to [0, 1].
 
     Args:
-        image: float (H, W, C) or (H, W) image in [0, 1].
+        image: (H, W), (H, W, 1) or (H, W, 3) image, uint8, uint16 or float in [0, 1]; RGBA raises.
         sigma: noise standard deviation in [0, 1] units: ``25 / 255`` is the "sigma = 25" of the
             denoising literature. Clipping makes the effective std slightly smaller near 0 and 1.
         rng: the source of randomness, e.g. ``np.random.default_rng(0)``; it is advanced.
@@ -124,7 +136,7 @@ def add_gaussian_noise(image: np.ndarray, sigma: float, rng: np.random.Generator
     Returns:
         float32 image, same shape, in [0, 1].
     """
-    image = _check_float_image(image, "add_gaussian_noise")
+    image = _float_image(image, "add_gaussian_noise")
     if sigma < 0:
         raise ValueError(f"add_gaussian_noise: sigma must be >= 0, got {sigma}")
     if not isinstance(rng, np.random.Generator):
@@ -141,18 +153,17 @@ def jpeg_compress(image: np.ndarray, quality: int) -> np.ndarray:
     (H, W, 1) images are encoded as grayscale JPEG.
 
     Args:
-        image: float (H, W, C) with C in {1, 3}, or (H, W), in [0, 1].
+        image: (H, W), (H, W, 1) or (H, W, 3) image, uint8, uint16 or float in [0, 1]; RGBA raises
+            (JPEG cannot store alpha).
         quality: JPEG quality, integer 1 (worst) .. 100 (best).
 
     Returns:
         float32 image, same shape, in [0, 1] (multiples of 1/255).
     """
-    image = _check_float_image(image, "jpeg_compress")
+    image = _float_image(image, "jpeg_compress")
     if not isinstance(quality, numbers.Integral) or not 1 <= quality <= 100:
         raise ValueError(f"jpeg_compress: quality must be an integer in 1..100, got {quality!r}")
     channels = 1 if image.ndim == 2 else image.shape[2]
-    if channels not in (1, 3):
-        raise ValueError(f"jpeg_compress: expected 1 or 3 channels, got shape {image.shape}")
     samples = to_uint8(image)
     # OpenCV stores colour as BGR: flip on the way in and out.
     samples = samples.reshape(image.shape[:2]) if channels == 1 else samples[..., ::-1]
@@ -187,7 +198,7 @@ def crapify(
        for models whose input and output have the same size (e.g. the autoencoder notebook).
 
     Args:
-        hr: float (H, W, C) image in [0, 1].
+        hr: (H, W), (H, W, 1) or (H, W, 3) image, uint8, uint16 or float in [0, 1]; RGBA raises.
         scale: positive integer factor.
         blur_sigma, noise_sigma, jpeg_quality: strength of each optional step.
         upsample: return an HR-sized image instead of the LR one.
@@ -195,8 +206,12 @@ def crapify(
             trap of every call silently adding the *same* noise pattern.
 
     Returns:
-        float32 image in [0, 1]: (H // scale, W // scale, C), or with ``upsample=True`` the
-        modcropped HR shape (H - H % scale, W - W % scale, C).
+        float32 image in [0, 1]: (H // scale, W // scale[, C]), or with ``upsample=True`` the
+        modcropped HR shape (H - H % scale, W - W % scale[, C]); the layout of ``hr``.
+
+    Raises:
+        sr_lib.images.ImageError: ``hr`` is not an accepted image.
+        ValueError: ``noise_sigma`` without ``rng``, or a bad scale or strength.
     """
     if noise_sigma is not None and rng is None:
         raise ValueError("crapify: noise_sigma needs an explicit rng, e.g. rng=np.random.default_rng(seed)")
@@ -223,11 +238,7 @@ def _check_scale(scale) -> int:
     return int(scale)
 
 
-def _check_float_image(image: np.ndarray, name: str) -> np.ndarray:
-    """Return ``image`` as float32; refuse integer arrays (0..255 data is not the convention)."""
-    array = np.asarray(image)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"{name}: expected a float image in [0, 1], got dtype {array.dtype}")
-    if array.ndim not in (2, 3):
-        raise ValueError(f"{name}: expected (H, W) or (H, W, C), got shape {array.shape}")
-    return array.astype(np.float32, copy=False)
+def _float_image(image: np.ndarray, name: str) -> np.ndarray:
+    """``image`` as float32 on the [0, 1] scale in its own layout ((H, W) stays (H, W)), checked by
+    :mod:`sr_lib.images` (dtype, range, (H, W) / (H, W, 1) / (H, W, 3); RGBA raises)."""
+    return images.same_layout(image)(images.as_float_hwc(image, name))

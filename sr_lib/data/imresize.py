@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["imresize", "cubic_kernel", "resize_weights", "KERNELS"]
+from sr_lib import images
+
+__all__ = ["imresize", "resize_array", "cubic_kernel", "resize_weights", "KERNELS"]
 
 
 def cubic_kernel(x: np.ndarray) -> np.ndarray:
@@ -118,11 +120,14 @@ def imresize(
     """Resize like MATLAB's ``imresize(image, scale, method)`` (bicubic by default).
 
     Args:
-        image: (H, W) or (H, W, C) array. ``uint8`` input gives ``uint8`` output, rounded and
-            clipped like MATLAB; float input (any range, typically [0, 1]) gives float32 output,
-            not clipped (bicubic overshoots near edges; clip where you need a valid image).
-            float32 input is computed in float32 (differences from float64 ~1e-7, below its
-            output precision; half the memory traffic), other floats in float64.
+        image: an image as :mod:`sr_lib.images` defines it: (H, W), (H, W, 1), (H, W, 3), or
+            (H, W, 4) (resizing is geometric, so an alpha channel is resized like the others);
+            ``uint8``, ``uint16`` or float in [0, 1] (small overshoot allowed). Integer input gives
+            the same integer type back, rounded and clipped like MATLAB (also between the two
+            passes); float input gives float32 output, not clipped (bicubic overshoots near
+            edges; clip where you need a valid image). float32 input is computed in float32
+            (differences from float64 ~1e-7, below its output precision; half the memory
+            traffic), other floats in float64.
         scale: a number or a (scale_h, scale_w) pair, e.g. ``1/4`` to make a x4 LR image. MATLAB
             semantics: the kernel uses this exact factor and the output size is ``ceil(scale * size)``.
         output_shape: (out_h, out_w) instead of ``scale``; the factor becomes out/in per axis.
@@ -130,19 +135,38 @@ def imresize(
         method: "bicubic" (Keys, a = -0.5), "bilinear" (triangle) or "nearest" (box).
 
     Returns:
-        The resized image, (out_h, out_w[, C]).
+        The resized image, (out_h, out_w) for an (H, W) input, else (out_h, out_w, C).
+
+    Raises:
+        sr_lib.images.ImageTypeError: a dtype other than uint8, uint16 or float (e.g. int32).
+        sr_lib.images.ImageRangeError: float values far outside [0, 1] (e.g. 0..255 data), NaN.
+        sr_lib.images.ImageShapeError: not one of the layouts above.
+        ValueError: bad ``scale``, ``output_shape`` or ``method``.
     """
-    array = np.asarray(image)
+    array = images.as_hwc(image, "imresize", alpha="keep")
+    return images.same_layout(image)(resize_array(array, scale, output_shape, antialiasing, method))
+
+
+def resize_array(
+    array: np.ndarray, scale=None, output_shape=None, antialiasing: bool = True, method: str = "bicubic"
+) -> np.ndarray:
+    """:func:`imresize` of any (H, W) or (H, W, C) array, without the image checks.
+
+    For the library's own intermediate arrays that are not images: two chroma planes, or a luma
+    on the 0..255 scale. Same arithmetic and dtype rules as :func:`imresize` (uint8 / uint16 in,
+    same type out; floats in, float32 out).
+    """
+    array = np.asarray(array)
     if array.ndim not in (2, 3):
         raise ValueError(f"imresize: expected (H, W) or (H, W, C), got shape {array.shape}")
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise ValueError(f"imresize: empty image of shape {array.shape}")
-    is_uint8 = array.dtype == np.uint8
-    if not (is_uint8 or np.issubdtype(array.dtype, np.floating)):
-        raise TypeError(f"imresize: expected uint8 or float input, got {array.dtype}")
+    integer_max = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(array.dtype)
+    if integer_max is None and not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(f"imresize: expected uint8, uint16 or float input, got {array.dtype}")
 
     (out_h, out_w), (scale_h, scale_w) = _output_shape(array.shape, scale, output_shape)
-    # float32 input is resized in float32 (its output precision anyway); uint8 in float64 so the
+    # float32 input is resized in float32 (its output precision anyway); integers in float64 so the
     # rounding between passes matches MATLAB exactly.
     work = array.astype(np.float32 if array.dtype == np.float32 else np.float64)
     # MATLAB resizes the dimension with the smaller scale factor first (stable for ties: rows first).
@@ -165,11 +189,11 @@ def imresize(
             term *= weights[:, tap].reshape(shape).astype(work.dtype)
             result += term
         work = np.moveaxis(result, 0, axis)
-        if is_uint8:
-            # MATLAB's resize mex returns the input class after each pass, so uint8 images are
+        if integer_max is not None:
+            # MATLAB's resize mex returns the input class after each pass, so integer images are
             # rounded between the two passes as well; doing the same reproduces its LR images.
-            work = np.clip(np.round(work), 0, 255)
+            work = np.clip(np.round(work), 0, integer_max)
 
-    if is_uint8:
-        return work.astype(np.uint8)
+    if integer_max is not None:
+        return work.astype(array.dtype)
     return work.astype(np.float32)

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from sr_lib import images
+
 __all__ = ["random_crop_pair", "random_flip_rotate_pair", "make_dataset", "make_patch_dataset"]
 
 
@@ -116,8 +118,16 @@ def make_dataset(
     naming the pair instead of deep inside a TensorFlow iterator.
 
     Args:
-        pairs: sequence of ``(lr, hr)`` float NumPy arrays in [0, 1], (h, w, C) and (h*s, w*s, C),
-            C in {1, 3} and the same for all pairs; sizes may differ between pairs.
+        pairs: sequence of ``(lr, hr)`` images as :mod:`sr_lib.images` defines them (uint8,
+            uint16 or float in [0, 1]; (h, w), (h, w, 1) or (h, w, 3); RGBA raises), HR
+            (h*s, w*s); the channel count is the same for all pairs, sizes may differ. Every image
+            becomes float32 **clipped to [0, 1]**: an LR image made by float bicubic (e.g.
+            ``imresize(hr, 1/4)`` of a photo) rings slightly outside [0, 1] at hard edges, and
+            clipping it gives what an 8-bit file of that LR image would hold (short of the
+            rounding), i.e. the kind of input the model meets after training; the HR target is
+            clipped alike, because the model's output is clipped before it is saved or scored.
+            Floats beyond the tolerated overshoot (``sr_lib.images.OVERSHOOT``, e.g. 0..255 data)
+            raise instead of being clipped to white.
         scale: integer factor s.
         lr_patch: LR patch side p, or ``None`` for whole images (then ``batch_size`` must be 1 or
             all images must have the same size, and square ones if ``augment`` rotates them).
@@ -134,9 +144,10 @@ def make_dataset(
         (B, p*s, p*s, C), or (B, h, w, C) and (B, h*s, w*s, C) when ``lr_patch`` is None.
 
     Raises:
-        ValueError: empty ``pairs``; bad shapes, channel counts or value ranges; HR not ``scale``
-            times LR; an image smaller than the patch; a configuration that yields no batches.
-        TypeError: a non-float image (0..255 integers are not the convention).
+        ValueError: empty ``pairs``; bad shapes or channel counts; HR not ``scale`` times LR; an
+            image smaller than the patch; a configuration that yields no batches.
+        sr_lib.images.ImageRangeError: (a ``ValueError``) float values far outside [0, 1], NaN.
+        sr_lib.images.ImageTypeError: (a ``TypeError``) a dtype such as int64 whose scale is unknown.
     """
     scale = _check_positive_int(scale, "scale")
     batch_size = _check_positive_int(batch_size, "batch_size")
@@ -283,20 +294,9 @@ def _check_pairs(pairs, scale, lr_patch, names):
         label = _label(index, names)
         if len(pair) != 2:
             raise ValueError(f"make_dataset: {label} must be an (lr, hr) tuple, got {len(pair)} items")
-        lr, hr = (np.asarray(image) for image in pair)
-        for which, image in (("LR", lr), ("HR", hr)):
-            if not np.issubdtype(image.dtype, np.floating):
-                raise TypeError(f"make_dataset: {label} {which} must be float in [0, 1], got dtype {image.dtype}")
-            if image.ndim != 3 or image.shape[2] not in (1, 3):
-                raise ValueError(
-                    f"make_dataset: {label} {which} must be (H, W, C) with C in {{1, 3}}, got shape {image.shape} "
-                    "(grayscale (H, W) arrays need a channel axis: image[..., None])"
-                )
-            if image.size and (image.min() < 0.0 or image.max() > 1.0):
-                raise ValueError(
-                    f"make_dataset: {label} {which} values span {image.min():.4g}..{image.max():.4g}, "
-                    "outside [0, 1] (divide 8-bit data by 255)"
-                )
+        # The image core checks dtype, range and layout; the clip is the documented conversion above.
+        lr, hr = (np.clip(images.as_float_hwc(image, f"make_dataset: {label} {which}"), 0.0, 1.0)
+                  for which, image in zip(("LR", "HR"), pair))
         if lr.shape[2] != hr.shape[2]:
             raise ValueError(f"make_dataset: {label} LR has {lr.shape[2]} channels but HR has {hr.shape[2]}")
         if channels is None:

@@ -51,7 +51,8 @@ def restoration_pairs(
     their BT.601 luma (grayscale images keep their gray values).
 
     Args:
-        images: ``(name, hr)`` pairs, hr float32 (H, W, C) in [0, 1], C in {1, 3}, e.g. from
+        images: ``(name, hr)`` pairs, hr (H, W), (H, W, 1) or (H, W, 3) in uint8, uint16 or float
+            [0, 1] (:mod:`sr_lib.images`; RGBA raises), e.g. from
             :func:`sr_lib.data.load_hr_images` or :func:`sr_lib.data.load_builtin`.
         scales: shrink factors; several scales give one pair per image and scale (one model for
             all of them, as in VDSR).
@@ -63,6 +64,7 @@ def restoration_pairs(
     Returns:
         List of ``(degraded, clean)`` float32 arrays of equal shape, image-major then scale.
     """
+    from sr_lib import images as image_core
     from sr_lib.metrics import rgb_to_y
 
     if channel not in ("y", "rgb"):
@@ -70,7 +72,7 @@ def restoration_pairs(
     rng = np.random.default_rng(seed)
     pairs = []
     for name, hr in images:
-        hr = np.asarray(hr, dtype=np.float32)
+        hr = image_core.to_float32(image_core.as_hwc(hr, f"restoration_pairs: {name}"), name)
         for scale in scales:
             degraded = crapify(
                 hr, scale,
@@ -78,7 +80,7 @@ def restoration_pairs(
                 jpeg_quality=_draw(jpeg_quality, rng, integer=True), upsample=True, rng=rng,
             )
             clean = modcrop(hr, scale)
-            if channel == "y" and hr.ndim == 3 and hr.shape[-1] == 3:
+            if channel == "y" and hr.shape[-1] == 3:
                 degraded, clean = rgb_to_y(degraded)[..., None], rgb_to_y(clean)[..., None]
             pairs.append((degraded.astype(np.float32, copy=False), np.ascontiguousarray(clean, dtype=np.float32)))
     if not pairs:
@@ -122,10 +124,12 @@ def pre_upsampled_upscaler(restore, *, multiple: int = 1, channel: str = "y"):
             bicubic (the ESPCN / SRCNN recipe). "rgb" -> ``restore`` gets the image as it is.
 
     Returns:
-        ``upscaler(lr, scale)``: float32 (h, w, C) in [0, 1] -> (h * scale, w * scale, C), clipped.
+        ``upscaler(lr, scale)``: (h, w), (h, w, 1) or (h, w, 3) in uint8, uint16 or float [0, 1]
+        (:mod:`sr_lib.images`; RGBA raises) -> float32 (h * scale, w * scale[, C]) in [0, 1],
+        clipped, in the layout of ``lr``.
     """
-    from sr_lib import metrics
-    from sr_lib.data.imresize import imresize
+    from sr_lib import images, metrics
+    from sr_lib.evaluation import bicubic
 
     if channel not in ("y", "rgb"):
         raise ValueError(f"pre_upsampled_upscaler: channel must be 'y' or 'rgb', got {channel!r}")
@@ -135,9 +139,10 @@ def pre_upsampled_upscaler(restore, *, multiple: int = 1, channel: str = "y"):
         return np.asarray(restore(padded), dtype=np.float32)[:h, :w]
 
     def upscaler(lr, scale):
-        up = metrics.to_float32(imresize(metrics.to_uint8(lr), scale))
+        layout = images.same_layout(lr)
+        up = bicubic(images.as_hwc(lr, "pre_upsampled_upscaler"), scale)
         if channel == "rgb" or up.shape[-1] == 1:
-            return np.clip(run(up), 0.0, 1.0)
+            return layout(np.clip(run(up), 0.0, 1.0))
         ycbcr = metrics.rgb_to_ycbcr(up)
         y = run(ycbcr[..., :1])
         return np.clip(metrics.ycbcr_to_rgb(np.concatenate([y, ycbcr[..., 1:]], axis=-1)), 0.0, 1.0)
