@@ -151,9 +151,19 @@ def test_write_image_round_trip(tmp_path, rng):
     np.testing.assert_allclose(alpha_back, np.round(alpha * 255) / 255, atol=1e-7)
 
 
-def test_write_image_rejects_integers(tmp_path):
-    with pytest.raises(TypeError, match="uint8"):
-        write_image(tmp_path / "u8.png", np.zeros((2, 2, 3), np.uint8))
+def test_write_image_takes_uint8_and_uint16_but_rejects_other_integers(tmp_path, rng):
+    """uint8 and uint16 have one meaning (sr_lib.images); int64 could be 0..255 or 0..65535 data."""
+    rgb8 = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    write_image(tmp_path / "u8.png", rgb8)
+    write_image(tmp_path / "u16.png", rgb8.astype(np.uint16) * 257)  # 257 * v / 65535 == v / 255
+    for name in ("u8.png", "u16.png"):
+        with Image.open(tmp_path / name) as im:
+            np.testing.assert_array_equal(np.asarray(im), rgb8)
+    with pytest.raises(TypeError, match="int64"):
+        write_image(tmp_path / "i64.png", rgb8.astype(np.int64))
+    with pytest.raises(ValueError, match=r"0\.\.255|255"):
+        write_image(tmp_path / "f255.png", rgb8.astype(np.float32))
+    assert not (tmp_path / "i64.png").exists() and not (tmp_path / "f255.png").exists()
 
 
 def _write_png16(path, samples, colour_type):

@@ -16,8 +16,23 @@ palette (P, PA)              expanded to RGB (or RGBA when it has transparency) 
 CMYK, YCbCr, LAB, HSV        converted to RGB by Pillow
 ===========================  =================================================================
 
-Pixels are returned as stored: EXIF orientation and ICC profiles are ignored, so paired LR/HR
-files stay aligned pixel for pixel.
+**Orientation.** Cameras store a portrait photo as a landscape pixel grid plus an EXIF
+*Orientation* tag saying how to turn it for display. ``read_image(path)`` applies the tag
+(``orientation="apply"``, the default), so a user's photo is upscaled and written the way every
+viewer shows it (the written file carries no tag, so it must be upright itself). Paired benchmark
+files (an LR and an HR file of the same scene) are read with ``orientation="ignore"`` by
+:mod:`sr_lib.data.datasets`: pixels as stored, so the pair stays aligned pixel for pixel even if only
+one of the two files kept its tag. ICC profiles are ignored either way.
+
+**Size limit.** Pillow refuses images of more than ``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels
+(about 179 million) as possible decompression bombs: a 1-bit PNG of 20000 x 20000 pixels is a few
+kilobytes on disk and 400 MB decoded. Such a file raises :class:`ImageTooLargeError`, which says
+so and how to allow it (raise ``PIL.Image.MAX_IMAGE_PIXELS``; ``python -m sr_lib``: ``--max-pixels``).
+
+**Writing.** :func:`write_image` (and :func:`atomic_path`, for any other result file) writes to a
+temporary file in the destination folder and renames it over the destination only once the whole
+file is written, so a failed or interrupted write never leaves a half-written file or destroys an
+earlier result.
 
 Why two decoders: Pillow (13.x, checked) reads 16-bit *grayscale* PNG and TIFF exactly (mode
 ``I;16``), but silently reduces 16-bit RGB, RGBA and gray+alpha PNG, and 16-bit RGB TIFF, to 8 bits
@@ -29,15 +44,32 @@ broken file through.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from sr_lib.metrics import to_uint8
+from sr_lib import images
 
-__all__ = ["ImageReadError", "read_image", "read_image_with_alpha", "write_image"]
+__all__ = ["ImageReadError", "ImageTooLargeError", "read_image", "read_image_with_alpha", "write_image",
+           "atomic_path", "ORIENTATIONS"]
+
+#: EXIF Orientation tag (0x0112) -> the NumPy transform of an (H, W, C) array that shows the image
+#: upright, as the EXIF 2.3 standard defines the values and ``PIL.ImageOps.exif_transpose`` applies them.
+ORIENTATIONS = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],  # mirrored left-right
+    3: lambda a: a[::-1, ::-1],  # rotated 180 degrees
+    4: lambda a: a[::-1],  # mirrored top-bottom
+    5: lambda a: np.swapaxes(a, 0, 1),  # transposed (mirrored about the main diagonal)
+    6: lambda a: np.rot90(a, k=-1),  # stored turned 90 degrees anticlockwise: turn clockwise
+    7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1),  # transversed (mirrored about the anti-diagonal)
+    8: lambda a: np.rot90(a, k=1),  # stored turned 90 degrees clockwise: turn anticlockwise
+}
+_EXIF_ORIENTATION = 0x0112
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # PNG colour types whose 16-bit form Pillow reduces to 8 bits (0 = gray is read exactly, 3 = palette
@@ -50,13 +82,20 @@ class ImageReadError(ValueError):
     """A file exists but cannot be read as an image; the message names the file and the problem."""
 
 
-def read_image(path: str | os.PathLike, *, mode: str = "RGB") -> np.ndarray:
+class ImageTooLargeError(ImageReadError):
+    """A valid image with more pixels than Pillow's decompression-bomb limit; the message says how to allow it."""
+
+
+def read_image(path: str | os.PathLike, *, mode: str = "RGB", orientation: str = "apply") -> np.ndarray:
     """Read an image file as float32 in [0, 1], shape (H, W, C).
 
     Args:
         path: an image file Pillow can read (PNG, JPEG, BMP, TIFF, WebP, ...).
         mode: ``"RGB"`` always returns C = 3 (grayscale replicated to three channels);
             ``"keep"`` returns C = 1 for grayscale files and C = 3 for colour files.
+        orientation: ``"apply"`` turns the pixels as the file's EXIF Orientation tag says (what a
+            viewer shows: a portrait photo comes back portrait); ``"ignore"`` returns them as
+            stored (for paired LR/HR files, see the module doc).
 
     Returns:
         float32 array in [0, 1], (H, W, 3) or, with ``mode="keep"`` and a grayscale file, (H, W, 1).
@@ -66,17 +105,21 @@ def read_image(path: str | os.PathLike, *, mode: str = "RGB") -> np.ndarray:
         FileNotFoundError: ``path`` does not exist.
         ImageReadError: the file is not an image, is corrupt or truncated, or has an unsupported
             pixel format. The message names the file.
-        ValueError: ``mode`` is not ``"RGB"`` or ``"keep"``.
+        ImageTooLargeError: (an ``ImageReadError``) more pixels than Pillow's decompression-bomb
+            limit; the message says how to allow it.
+        ValueError: ``mode`` or ``orientation`` is not one of the values above.
     """
-    image, _ = read_image_with_alpha(path, mode=mode)
+    image, _ = read_image_with_alpha(path, mode=mode, orientation=orientation)
     return image
 
 
-def read_image_with_alpha(path: str | os.PathLike, *, mode: str = "RGB") -> tuple[np.ndarray, np.ndarray | None]:
+def read_image_with_alpha(
+    path: str | os.PathLike, *, mode: str = "RGB", orientation: str = "apply"
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image and its alpha channel separately, e.g. to upscale the alpha on its own.
 
     Args:
-        path, mode: as for :func:`read_image`.
+        path, mode, orientation: as for :func:`read_image`.
 
     Returns:
         ``(image, alpha)``: ``image`` exactly as :func:`read_image` returns it, and ``alpha`` a
@@ -88,13 +131,19 @@ def read_image_with_alpha(path: str | os.PathLike, *, mode: str = "RGB") -> tupl
     """
     if mode not in ("RGB", "keep"):
         raise ValueError(f"read_image: mode must be 'RGB' or 'keep', got {mode!r}")
+    if orientation not in ("apply", "ignore"):
+        raise ValueError(f"read_image: orientation must be 'apply' or 'ignore', got {orientation!r}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Image file not found: {path}")
     if path.is_dir():
         raise ImageReadError(f"Cannot read image {path}: it is a directory, not a file")
 
-    samples = _decode(path)  # uint8 / uint16, (H, W, C) with C in {1, 2, 3, 4}; 2 and 4 carry alpha
+    samples, tag = _decode(path)  # uint8 / uint16, (H, W, C) with C in {1, 2, 3, 4}; 2 and 4 carry alpha
+    if orientation == "apply":
+        # Applied to the decoded samples (not with ImageOps on the Pillow image) so that the 16-bit
+        # samples OpenCV decodes are turned too.
+        samples = ORIENTATIONS.get(tag, ORIENTATIONS[1])(samples)
     channels = samples.shape[2]
     scale = 255.0 if samples.dtype == np.uint8 else 65535.0
     # float32 division of integers below 2**24 is exact-rounded, so 16-bit values survive intact.
@@ -112,63 +161,103 @@ def read_image_with_alpha(path: str | os.PathLike, *, mode: str = "RGB") -> tupl
 def write_image(
     path: str | os.PathLike, image: np.ndarray, *, alpha: np.ndarray | None = None, quality: int = 95
 ) -> Path:
-    """Write a float image in [0, 1] as an 8-bit file; the format follows the extension.
+    """Write an image as an 8-bit file; the format follows the extension. Safe against failures.
+
+    The file is written to a temporary file in the same folder and renamed over ``path`` only when
+    complete: a failed write (bad shape, full disk, an interrupted run) leaves an existing ``path``
+    untouched.
 
     Args:
         path: destination; ``.png`` (lossless, recommended), ``.jpg``/``.jpeg`` (lossy, ``quality``)
             or any other extension Pillow can write. Missing parent directories are created.
-        image: float array, (H, W, 3) colour, or (H, W, 1) / (H, W) saved as grayscale.
-        alpha: optional float (H, W, 1) or (H, W) alpha in [0, 1], saved as RGBA / LA; the format
-            must support alpha (PNG does, JPEG does not).
+        image: (H, W, 3) colour, or (H, W, 1) / (H, W) saved as grayscale; uint8, uint16 (reduced
+            to 8 bits, ``round(v / 257)``) or float in [0, 1] (clipped to [0, 1] and rounded; a
+            network's small overshoot is expected). See :mod:`sr_lib.images`.
+        alpha: optional (H, W, 1) or (H, W) alpha of an accepted dtype (float: 1 = opaque), saved as
+            RGBA / LA; the format must support alpha (PNG does, JPEG does not). A 4-channel
+            ``image`` raises: pass its alpha through ``alpha=``.
         quality: JPEG quality 1..100 (ignored for other formats).
 
     Returns:
         The path written, as a ``Path``.
 
     Raises:
-        TypeError: ``image`` (or ``alpha``) is not a float array; an integer image is rejected
-            rather than guessed at, because 0..255 data would silently become a white image.
-        ValueError: wrong shape, NaN/inf values, unknown extension, or alpha for JPEG.
+        sr_lib.images.ImageTypeError: (a ``TypeError``) dtype other than uint8, uint16 or float,
+            e.g. int64, whose scale (0..255 or 0..65535?) cannot be known.
+        sr_lib.images.ImageRangeError: float values far outside [0, 1] (0..255 data), NaN, inf.
+        ValueError: wrong shape, unknown extension, or alpha for JPEG.
     """
     path = Path(path)
-    array = _float_to_uint8(image, "image", path)
-    if array.ndim == 3 and array.shape[2] == 1:
+    label = f"write_image({path})"
+    array = images.as_hwc(image, label)
+    if array.shape[-1] == 1:
         array = array[..., 0]
-    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
-        raise ValueError(
-            f"write_image({path}): expected (H, W, 3), (H, W, 1) or (H, W), got shape {np.shape(image)}; "
-            "pass an alpha channel through alpha=, not as a 4th channel"
-        )
+    array = images.to_uint8(array, label)
     if alpha is not None:
-        alpha8 = _float_to_uint8(alpha, "alpha", path)
-        alpha8 = alpha8[..., 0] if alpha8.ndim == 3 and alpha8.shape[2] == 1 else alpha8
-        if alpha8.shape != array.shape[:2]:
-            raise ValueError(
-                f"write_image({path}): alpha shape {np.shape(alpha)} does not match image {np.shape(image)}"
-            )
+        alpha_array = np.asarray(alpha)
+        if alpha_array.ndim == 3 and alpha_array.shape[-1] == 1:
+            alpha_array = alpha_array[..., 0]
+        if alpha_array.shape != array.shape[:2]:
+            raise ValueError(f"{label}: alpha shape {np.shape(alpha)} does not match image {np.shape(image)}")
+        alpha8 = images.to_uint8(alpha_array, f"{label} alpha")
         if path.suffix.lower() in (".jpg", ".jpeg"):
-            raise ValueError(f"write_image({path}): JPEG cannot store alpha; use a .png path")
+            raise ValueError(f"{label}: JPEG cannot store alpha; use a .png path")
         array = np.dstack([array, alpha8])  # (H, W, 2) = LA or (H, W, 4) = RGBA
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None or image_format not in Image.SAVE:
+        raise ValueError(f"{label}: cannot save as {path.suffix or '(no extension)'}: unknown image format")
     pil_image = Image.fromarray(array)  # uint8 (H, W) / (H, W, 2|3|4) -> L / LA / RGB / RGBA
-    try:
-        if path.suffix.lower() in (".jpg", ".jpeg"):
-            # Pillow's default quality is 75, visibly blocky; 95 keeps saved results faithful.
-            pil_image.save(path, quality=int(quality))
-        else:
-            pil_image.save(path)
-    except (KeyError, ValueError) as exc:  # Pillow: unknown extension / unsupported mode for format
-        raise ValueError(f"write_image({path}): cannot save as {path.suffix or '(no extension)'}: {exc}") from exc
+    # Pillow's default JPEG quality is 75, visibly blocky; 95 keeps saved results faithful.
+    options = {"quality": int(quality)} if image_format == "JPEG" else {}
+    with atomic_path(path) as temporary:
+        try:
+            pil_image.save(temporary, format=image_format, **options)
+        except (KeyError, ValueError) as exc:  # Pillow: unsupported mode for this format
+            raise ValueError(f"{label}: cannot save as {path.suffix}: {exc}") from exc
     return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Context manager for writing ``path`` all or nothing: yields a temporary path to write to.
+
+    The temporary file is created in ``path``'s folder (created if missing), hidden (its name starts
+    with a dot) and named ``.<name>.<random>.tmp``; when the ``with`` block ends without an
+    exception it is renamed over ``path`` (``os.replace``: atomic on one file system), otherwise
+    deleted, and ``path`` is left as it was. The new file gets the permissions a plain ``open``
+    would give it (``0o666`` minus the umask), not ``mkstemp``'s private ``0o600``.
+
+        with atomic_path("results/r.json") as tmp:
+            tmp.write_text(json.dumps(result))
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 # ----------------------------------------------------------------------------------------------
 # Private helpers
 
 
-def _decode(path: Path) -> np.ndarray:
-    """Decode ``path`` to integer samples, (H, W, C): C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA."""
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    """Decode ``path`` to integer samples, (H, W, C): C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, and
+    its EXIF Orientation tag (1 = upright, also when there is none)."""
     try:
         with Image.open(path) as pil:
             # Image.open only parses the header; load() decodes everything, so truncated or corrupt
@@ -176,11 +265,20 @@ def _decode(path: Path) -> np.ndarray:
             pil.load()
             samples = _pillow_samples(pil, path)
             reduced, gray_alpha = _pillow_reduced_16_bit(pil, path)
+            tag = _orientation_tag(pil)
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"Cannot read image {path}: not a recognised image file ({exc})") from exc
     except ImageReadError:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        # Checked before the one below: it is a valid image, just a large one, not a corrupt file.
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ImageTooLargeError(
+            f"Cannot read image {path}: too large ({exc}); Pillow refuses more than {limit:,} pixels "
+            "as a possible decompression bomb. If you trust the file, raise PIL.Image.MAX_IMAGE_PIXELS "
+            "(python -m sr_lib: --max-pixels N)"
+        ) from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
         # Pillow reports bad data as OSError ("image file is truncated"), SyntaxError (bad headers),
         # ValueError or EOFError depending on the codec.
         raise ImageReadError(
@@ -189,7 +287,16 @@ def _decode(path: Path) -> np.ndarray:
 
     if reduced:
         samples = _read_16_bit_with_cv2(path, gray_alpha, expected_hw=samples.shape[:2])
-    return samples
+    return samples, tag
+
+
+def _orientation_tag(pil: Image.Image) -> int:
+    """The EXIF Orientation value 1..8 of an open image; 1 when missing or invalid."""
+    try:
+        tag = pil.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # a malformed EXIF block must not make the pixels unreadable
+        return 1
+    return tag if tag in ORIENTATIONS else 1
 
 
 def _pillow_reduced_16_bit(pil: Image.Image, path: Path) -> tuple[bool, bool]:
@@ -269,14 +376,3 @@ def _read_16_bit_with_cv2(path: Path, gray_alpha: bool, expected_hw: tuple[int, 
     if channels == 3:
         return np.ascontiguousarray(bgr[..., ::-1])
     return np.ascontiguousarray(bgr)  # 1 gray or 2 gray+alpha: already in order
-
-
-def _float_to_uint8(image: np.ndarray, what: str, path: Path) -> np.ndarray:
-    """float [0, 1] -> uint8, rounded. Values outside [0, 1] are clipped: a network's output
-    overshoots slightly and clipping is what every SR evaluation does before quantising."""
-    array = np.asarray(image)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"write_image({path}): {what} must be float in [0, 1], got dtype {array.dtype}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"write_image({path}): {what} contains NaN or infinite values")
-    return to_uint8(array)
