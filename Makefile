@@ -33,8 +33,11 @@ help:
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[dev]"
+	@echo "Installing the pinned dependencies into $(VENV) (pip's output: $(VENV)/install.log)"
+	@# pip's and setuptools' notices go to the log; on failure the log is shown.
+	@( $(PY) -m pip install --upgrade pip \
+	   && $(PY) -m pip install -c requirements/constraints.txt -e ".[dev]" ) > $(VENV)/install.log 2>&1 \
+	  || { tail -n 40 $(VENV)/install.log; echo "make: pip install failed; full log in $(VENV)/install.log"; exit 1; }
 	@touch $@
 
 install: $(STAMP)
