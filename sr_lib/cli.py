@@ -22,9 +22,20 @@ What ``upscale`` keeps and changes:
 - large images are processed in tiles (:mod:`sr_lib.tiling`) into an 8-bit buffer, so memory is
   bounded by the output size plus one tile.
 
-Errors (unreadable input, unknown model, an output that would overwrite the input, a scale that does
-not match the model) print one line ``error: ...`` and exit with status 2. In a folder, files that
-cannot be read are reported and skipped, and the exit status is 1.
+What ``upscale`` never does: overwrite its input (the same path however it is spelled, a symlink or
+a hard link to it; an output folder equal to the input folder), or destroy an earlier result.
+Every output (and ``evaluate --json``) is written to a temporary file in the destination folder and
+renamed over the destination only when complete, so a run that fails leaves the old file as it
+was. In folder mode the input files are listed before anything is written and only the folder
+itself (not its subfolders) is read, so an output folder inside the input folder is never read
+back as input; hidden files (``.name``, e.g. an interrupted run's temporary files) are skipped.
+
+**Errors.** Every error is one line on stderr, ``error: <file>: <what is wrong>``, exit status 2,
+never a traceback: unreadable or too large input, unknown model, corrupt weights (HDF5), an output
+that would overwrite the input, an image too small to evaluate, and failures inside OpenCV or
+TensorFlow (named by the file being processed). ``<file>`` is the image, weights file or folder
+concerned, or the option (``--model``) when no file is. In a folder, files that cannot be read
+are reported as ``skipped: <file>: ...`` and skipped, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -40,9 +51,50 @@ import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
+#: The SSIM window of sr_lib.metrics: evaluated images must keep this much after the border crop.
+SSIM_WINDOW = 11
+
 
 class CliError(Exception):
-    """A problem with the user's input: printed as one ``error:`` line, exit status 2."""
+    """A problem with the user's input: printed as one ``error: <file>: <what>`` line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error contract (argparse prints usage lines before its error)."""
+
+    def error(self, message):
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception's message as one line: the first line of it (TensorFlow and h5py messages run
+    on for many lines of graph and stack details), or its type when it has no message."""
+    lines = [line.strip() for line in str(error).strip().strip("'\"").splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _file_error(path, error: BaseException) -> str:
+    """``<path>: <what>`` for an exception raised while handling ``path``, without repeating the path."""
+    from sr_lib.data.io import ImageReadError
+
+    message = _one_line(error)
+    for prefix in (f"Cannot read image {path}: ", f"{path}: "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    if isinstance(error, FileNotFoundError):
+        message = "does not exist"
+    elif not isinstance(error, (ImageReadError, ValueError)):
+        message = f"{type(error).__name__}: {message}"  # OpenCV, TensorFlow, OS errors: keep their kind
+    return f"{path}: {message}"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Are ``a`` and ``b`` one file, however reached (relative/absolute, ``..``, symlink, hard link)?"""
+    try:
+        return os.path.samefile(a, b)  # both exist: compares device and inode
+    except OSError:
+        return a.resolve() == b.resolve()  # ``b`` does not exist yet: compare the resolved paths
 
 
 # ------------------------------------------------------------------------------------------------
@@ -59,21 +111,23 @@ def make_upscaler(name: str, scale: int | None = None):
     from sr_lib.evaluation import bicubic
     if name == "bicubic":
         if scale is None:
-            raise CliError("--model bicubic needs --scale")
+            raise CliError("--scale: --model bicubic needs --scale")
         return (lambda lr: bicubic(lr, scale)), int(scale), 1, "rgb"
     try:
         info = pretrained.info(name)
     except KeyError:
         known = ", ".join(["bicubic", *pretrained.available()])
-        raise CliError(f"unknown model {name!r}; choose one of: {known}") from None
-    except pretrained.PretrainedError as error:
-        raise CliError(str(error)) from None
+        raise CliError(f"--model: unknown model {name!r}; choose one of: {known}") from None
+    except (pretrained.PretrainedError, ValueError) as error:
+        raise CliError(f"{pretrained.weights_dir() / 'registry.json'}: {_one_line(error)}") from None
     if scale is not None and int(scale) != info["scale"]:
-        raise CliError(f"model {name!r} upscales x{info['scale']}, but --scale {scale} was given")
+        raise CliError(f"--scale: model {name!r} upscales x{info['scale']}, but --scale {scale} was given")
     try:
         upscaler = pretrained.upscaler(name)
     except pretrained.PretrainedError as error:
-        raise CliError(str(error)) from None
+        raise CliError(_one_line(error)) from None  # starts with the weights file's path
+    except Exception as error:  # anything else from HDF5 / Keras while building and loading
+        raise CliError(_file_error(pretrained.weights_dir() / info.get("file", name), error)) from None
     s = info["scale"]
     return (lambda lr: upscaler(lr, s)), s, info["multiple"], info["channel"]
 
@@ -82,69 +136,67 @@ def make_upscaler(name: str, scale: int | None = None):
 # upscale
 
 
-def _save_uint8(path: Path, image: np.ndarray, alpha: np.ndarray | None) -> None:
-    """Write uint8 (H, W, 1|3) plus an optional uint8 (H, W, 1) alpha; the format follows the suffix."""
-    from PIL import Image
-
-    array = image[..., 0] if image.shape[2] == 1 else image
-    if alpha is not None:
-        if path.suffix.lower() in (".jpg", ".jpeg"):
-            raise CliError(f"{path}: JPEG cannot store the input's alpha channel; use a .png output")
-        array = np.dstack([array, alpha[..., 0]])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        Image.fromarray(array).save(path)
-    except (KeyError, ValueError, OSError) as error:
-        raise CliError(f"cannot write {path}: {error}") from None
-
-
 def upscale_file(source: Path, target: Path, upscale, scale: int, *, tile, overlap: int, multiple: int = 1,
                  progress: bool = False, workers: int = 1) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Upscale one image file into ``target``; returns (input shape, output shape)."""
+    """Upscale one image file into ``target``; returns (input shape, output shape).
+
+    ``target`` is replaced only once the new file is complete (:func:`sr_lib.data.io.write_image`).
+
+    Raises:
+        CliError: ``target`` is ``source`` (however reached), or JPEG output for an image with alpha.
+        sr_lib.data.io.ImageReadError, FileNotFoundError: ``source`` cannot be read.
+    """
     from sr_lib.data.imresize import imresize
-    from sr_lib.data.io import read_image_with_alpha
-    from sr_lib.metrics import to_uint8
+    from sr_lib.data.io import read_image_with_alpha, write_image
+    from sr_lib.images import to_uint8
     from sr_lib.tiling import upscale_tiled
 
-    if target.resolve() == source.resolve():
-        raise CliError(f"output {target} would overwrite the input; choose another path")
+    if _same_file(source, target):
+        raise CliError(f"{target}: is the input {source}; writing it would overwrite the input, choose another path")
     image, alpha = read_image_with_alpha(source, mode="keep")
+    if alpha is not None and target.suffix.lower() in (".jpg", ".jpeg"):
+        raise CliError(f"{target}: JPEG cannot store the input's alpha channel; use a .png output")
     out = upscale_tiled(upscale, image, scale, tile=tile, overlap=overlap, multiple=multiple,
                         out_dtype=np.uint8, progress=progress, workers=workers)
     alpha8 = None if alpha is None else to_uint8(imresize(alpha, scale))
-    _save_uint8(target, out, alpha8)
+    write_image(target, out, alpha=alpha8)
     return image.shape, out.shape
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """The image files directly in ``folder`` (not in subfolders), hidden files skipped."""
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
 def cmd_upscale(args) -> int:
     from sr_lib.data.io import ImageReadError
+    from sr_lib.images import ImageError
 
     source, target = Path(args.input), Path(args.output)
     if not source.exists():
-        raise CliError(f"input {source} does not exist")
+        raise CliError(f"{source}: does not exist")
     if args.tile is not None and args.tile < 0:
-        raise CliError(f"--tile must be a positive number of LR pixels (or 0 for no tiling), got {args.tile}")
+        raise CliError(f"--tile: must be a positive number of LR pixels (or 0 for no tiling), got {args.tile}")
     if args.overlap < 0:
-        raise CliError(f"--overlap must be >= 0, got {args.overlap}")
+        raise CliError(f"--overlap: must be >= 0, got {args.overlap}")
     if args.workers < 1:
-        raise CliError(f"--workers must be >= 1, got {args.workers}")
+        raise CliError(f"--workers: must be >= 1, got {args.workers}")
     if source.is_dir():
         if target.exists() and not target.is_dir():
-            raise CliError(f"input {source} is a folder, so the output {target} must be a folder too")
-        if target.resolve() == source.resolve():
-            raise CliError(f"output folder {target} is the input folder: the results would overwrite the inputs")
+            raise CliError(f"{target}: the input {source} is a folder, so the output must be a folder too")
+        if _same_file(source, target):
+            raise CliError(f"{target}: is the input folder; the results would overwrite the inputs")
+        # Listed once, before anything is written: outputs never become inputs of this run.
         files = _image_files(source)
         if not files:
-            raise CliError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {source}")
+            raise CliError(f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
         jobs = [(f, target / f.name) for f in files]
     else:
         jobs = [(source, target / source.name if target.is_dir() else target)]
-        if jobs[0][1].resolve() == source.resolve():
-            raise CliError(f"output {jobs[0][1]} would overwrite the input; choose another path")
+    for src, dst in jobs:  # all checked before the first write (a hard link in the output folder)
+        if _same_file(src, dst):
+            raise CliError(f"{dst}: is the input {src}; writing it would overwrite the input, choose another path")
 
     upscale, scale, multiple, _ = make_upscaler(args.model, args.scale)
     tile = args.tile or None
@@ -160,12 +212,16 @@ def cmd_upscale(args) -> int:
         try:
             shape_in, shape_out = upscale_file(src, dst, upscale, scale, tile=tile, overlap=args.overlap,
                                                multiple=multiple, progress=progress, workers=args.workers)
-        except ImageReadError as error:
+        except (ImageReadError, ImageError, FileNotFoundError) as error:
             if len(jobs) == 1:
-                raise CliError(str(error)) from None
-            print(f"skipped: {error}", file=sys.stderr)
+                raise CliError(_file_error(src, error)) from None
+            print(f"skipped: {_file_error(src, error)}", file=sys.stderr)
             failures += 1
             continue
+        except CliError:
+            raise
+        except Exception as error:  # OpenCV, TensorFlow, the file system: name the file, no traceback
+            raise CliError(_file_error(src, error)) from None
         if not args.quiet:
             print(f"{src} {shape_in[1]}x{shape_in[0]} -> {dst} {shape_out[1]}x{shape_out[0]} "
                   f"(x{scale}, {args.model}, {time.perf_counter() - started:.2f} s)")
@@ -189,15 +245,24 @@ def evaluation_pairs_for(dataset: str, scale: int, *, own_lr: bool = False):
     folder = Path(dataset)
     if not folder.is_dir():
         known = ", ".join(sorted(registry.DATASETS))
-        raise CliError(f"--dataset {dataset!r} is neither a registered dataset ({known}) nor a folder")
+        raise CliError(f"{dataset}: --dataset is neither a registered dataset ({known}) nor a folder")
     files = _image_files(folder)
     if not files:
-        raise CliError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+        raise CliError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    # Smallest side that keeps an SSIM window after modcrop and the border crop of ``scale`` pixels.
+    smallest = -(-(SSIM_WINDOW + 2 * scale) // scale) * scale
     images = []
     for path in files:
-        image = read_image(path, mode="keep")
-        if min(image.shape[:2]) < 2 * scale:
-            raise CliError(f"{path} is {image.shape[1]}x{image.shape[0]}: too small for x{scale}")
+        try:
+            image = read_image(path, mode="keep")
+        except Exception as error:
+            raise CliError(_file_error(path, error)) from None
+        if min(image.shape[:2]) < smallest:
+            raise CliError(
+                f"{path}: {image.shape[1]}x{image.shape[0]} pixels is too small to evaluate at x{scale}: "
+                f"SSIM needs {SSIM_WINDOW}x{SSIM_WINDOW} pixels after cropping the {scale}-pixel border, "
+                f"so at least {smallest}x{smallest}"
+            )
         images.append((path.stem, image))
     return datasets.make_pairs(images, scale), str(folder)
 
@@ -210,21 +275,30 @@ def cmd_evaluate(args) -> int:
     upscale, scale, _, _ = make_upscaler(args.model, args.scale)
     try:
         pairs, label = evaluation_pairs_for(args.dataset, scale, own_lr=args.own_lr)
+    except CliError:
+        raise
     except (DatasetUnavailableError, ImageReadError, FileNotFoundError, ValueError, KeyError) as error:
-        raise CliError(str(error).strip("'\"")) from None
+        raise CliError(f"{args.dataset}: {_one_line(error)}") from None
     started = time.perf_counter()
-    result = evaluation.evaluate(lambda lr, s: upscale(lr), pairs, method=args.model, dataset=label,
-                                 progress=not args.quiet)
+    try:
+        result = evaluation.evaluate(lambda lr, s: upscale(lr), pairs, method=args.model, dataset=label,
+                                     progress=not args.quiet)
+    except Exception as error:  # the message starts with the image's name (evaluation.evaluate)
+        raise CliError(_file_error(args.dataset, error)) from None
     seconds = time.perf_counter() - started
     if args.per_image:
         for name, p, s in zip(result.names, result.psnr, result.ssim):
             print(f"{name:<20}{p:>8.2f} dB {s:>8.4f}")
     print(evaluation.format_table([result]))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({**result.as_dict(), "own_lr": args.own_lr, "seconds": round(seconds, 2)},
-                                  indent=1) + "\n")
+        from sr_lib.data.io import atomic_path
+
+        text = json.dumps({**result.as_dict(), "own_lr": args.own_lr, "seconds": round(seconds, 2)}, indent=1)
+        try:
+            with atomic_path(args.json) as temporary:  # an earlier result survives a failed write
+                temporary.write_text(text + "\n")
+        except OSError as error:
+            raise CliError(_file_error(args.json, error)) from None
     return 0
 
 
@@ -245,7 +319,7 @@ def cmd_models(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m sr_lib",
         description="Apply the project's trained super-resolution models to your images, or measure them.",
     )
@@ -266,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "field radius gives the whole-image result)")
     p.add_argument("--workers", type=int, default=2, help="tiles processed at once (default 2, one per core)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary lines")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N", help=_MAX_PIXELS_HELP)
     p.set_defaults(run=cmd_upscale)
 
     p = commands.add_parser(
@@ -280,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-image", action="store_true", help="also print every image's scores")
     p.add_argument("--json", default=None, help="also write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N", help=_MAX_PIXELS_HELP)
     p.set_defaults(run=cmd_evaluate)
 
     p = commands.add_parser("models", help="list the registered models")
@@ -287,14 +363,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_MAX_PIXELS_HELP = ("read images of up to N pixels (default: Pillow's decompression-bomb limit, about 179 "
+                    "million; 0: no limit). Only for files you trust: a tiny file can decode to gigabytes")
+
+
+def _set_max_pixels(value) -> None:
+    """``--max-pixels``: Pillow refuses more than 2 * MAX_IMAGE_PIXELS pixels and warns above it."""
+    import warnings
+
+    from PIL import Image
+
+    if value is None:
+        return
+    if value < 0:
+        raise CliError(f"--max-pixels: must be >= 0 (0: no limit), got {value}")
+    Image.MAX_IMAGE_PIXELS = None if value == 0 else max(1, value // 2)
+    # The user chose the limit: Pillow's "could be decompression bomb" warning would only repeat it.
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+
+
 def main(argv=None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 some folder files skipped, 2 error)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     try:
+        _set_max_pixels(getattr(args, "max_pixels", None))
         return args.run(args)
     except CliError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        message = _one_line(error)
+    except Exception as error:  # the contract: one line naming the file, never a traceback
+        concerned = getattr(args, "input", None) or getattr(args, "dataset", None) or "python -m sr_lib"
+        message = _file_error(concerned, error)
+    print(f"error: {message}", file=sys.stderr)
+    return 2

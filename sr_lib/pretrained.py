@@ -92,7 +92,8 @@ def load(name: str):
 
     Raises:
         KeyError: unknown name (the message lists the registered ones).
-        PretrainedError: the file is missing, its checksum differs, or it does not fit the model.
+        PretrainedError: the file is missing, its checksum differs, or it does not fit the model
+            (also an HDF5 file that cannot be read); the message starts with the file's path.
     """
     entries = registry()
     if name not in entries:
@@ -100,11 +101,11 @@ def load(name: str):
     entry = entries[name]
     path = weights_dir() / entry["file"]
     if not path.is_file():
-        raise PretrainedError(f"weights for {name!r} are registered but {path} is missing")
+        raise PretrainedError(f"{path}: missing, but registered as the weights of {name!r}")
     actual = _sha256(path)
     if actual != entry["sha256"]:
         raise PretrainedError(
-            f"{path} is corrupt or was replaced: sha256 {actual} differs from the registered {entry['sha256']}"
+            f"{path}: corrupt or replaced: sha256 {actual} differs from the registered {entry['sha256']}"
         )
     factory = _factory(entry["factory"])
     if factory is None:
@@ -113,16 +114,21 @@ def load(name: str):
     try:
         model.load_weights(path)
     except Exception as error:  # h5py and Keras raise several types for a file that does not fit
-        raise PretrainedError(f"{path} does not fit {entry['factory']}({entry['kwargs']}): {error}") from error
+        # h5py's messages span lines; the first says what is wrong.
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise PretrainedError(f"{path}: does not fit {entry['factory']}({entry['kwargs']}): {reason}") from error
     return model
 
 
 def upscaler(name: str, model=None):
-    """The registered model ``name`` as ``f(lr, scale) -> sr`` (float32 (h, w, C) in [0, 1], C = 1 or 3),
-    run the way it was trained: on the luma or RGB, padded to its ``multiple``, and for ``input="bicubic"``
+    """The registered model ``name`` as ``f(lr, scale) -> sr``, run the way it was trained: on the luma or RGB, padded to its ``multiple``, and for ``input="bicubic"``
     models on the bicubic-enlarged image. This is what ``python -m sr_lib upscale/evaluate`` and the
     shipped-score test use, so every caller runs a model the same way. ``model``: the already
     loaded ``load(name)``, to skip loading it again.
+
+    ``lr``: (h, w), (h, w, 1) or (h, w, 3), uint8, uint16 or float in [0, 1] (:mod:`sr_lib.images`;
+    RGBA raises, no shipped model saw alpha); the result is float32 in [0, 1],
+    (h*scale, w*scale[, C]) in the layout of ``lr``.
 
     Raises: as :func:`info` and :func:`load`.
     """
