@@ -59,9 +59,9 @@ def predict(model, image: np.ndarray, *, clip: bool = True, multiple: int = 1) -
 def upscale_via_y(model, lr: np.ndarray, scale: int) -> np.ndarray:
     """Super-resolve an RGB or grayscale image with a one-channel model.
 
-    Grayscale images go through the model as they are (their gray values are their luma, so a
-    gray image gives the same result as its replication to RGB). RGB images: Y through the model,
-    Cb/Cr by bicubic ``imresize``.
+    Grayscale images go through the model as they are (their gray values, as the metrics measure
+    them; not the studio-swing Y of their replication to RGB, which the model would see as a
+    lower-contrast image). RGB images: Y through the model, Cb/Cr by bicubic ``imresize``.
 
     Args:
         model: one-channel SR model (h, w, 1) -> (h*scale, w*scale, 1).
