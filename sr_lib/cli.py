@@ -89,6 +89,32 @@ def _file_error(path, error: BaseException) -> str:
     return f"{path}: {message}"
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its start-up log lines discarded.
+
+    The TensorFlow build here writes INFO lines ("oneDNN custom operations are on", "Could not find
+    cuda drivers") to stderr while importing, before it reads TF_CPP_MIN_LOG_LEVEL; they would
+    break the one-line error contract and mean nothing to a user. If the import itself fails, what
+    it wrote is reported as the error instead of being discarded.
+    """
+    import tempfile
+
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except Exception as error:
+            os.dup2(saved, 2)
+            raise CliError(f"tensorflow: cannot be imported: {_one_line(error)}") from None
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _same_file(a: Path, b: Path) -> bool:
     """Are ``a`` and ``b`` one file, however reached (relative/absolute, ``..``, symlink, hard link)?"""
     try:
@@ -122,6 +148,7 @@ def make_upscaler(name: str, scale: int | None = None):
         raise CliError(f"{pretrained.weights_dir() / 'registry.json'}: {_one_line(error)}") from None
     if scale is not None and int(scale) != info["scale"]:
         raise CliError(f"--scale: model {name!r} upscales x{info['scale']}, but --scale {scale} was given")
+    _import_tensorflow_quietly()
     try:
         upscaler = pretrained.upscaler(name)
     except pretrained.PretrainedError as error:

@@ -1,0 +1,215 @@
+"""``python -m sr_lib``: outputs never destroy inputs or earlier results, EXIF orientation is honoured,
+and every error is one line ``error: <file>: <what>`` with exit status 2 (issue 18, items 3-5)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sr_lib.cli import main
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "sr_lib", *args], capture_output=True, text=True,
+                          env=env or ENV, timeout=300)
+
+
+def _assert_one_error_line(done, name):
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ") and name in lines[0], lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def _png(path, h=12, w=14, seed=0):
+    image = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    Image.fromarray(image).save(path)
+    return image
+
+
+# --------------------------------------------------------------------------- the output is the input
+
+@pytest.mark.parametrize("spelling", ["same", "relative", "dotdot", "symlink", "hardlink"])
+def test_upscale_refuses_an_output_that_is_the_input(tmp_path, monkeypatch, capsys, spelling):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    src = folder / "a.png"
+    _png(src)
+    before = src.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    out = {
+        "same": str(src),
+        "relative": "d/a.png",
+        "dotdot": str(folder / ".." / "d" / "a.png"),
+        "symlink": str(tmp_path / "link.png"),
+        "hardlink": str(tmp_path / "hard.png"),
+    }[spelling]
+    if spelling == "symlink":
+        os.symlink(src, out)
+    if spelling == "hardlink":
+        os.link(src, out)
+    assert main(["upscale", str(src), out, "--model", "bicubic", "--scale", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "overwrite the input" in err and err.count("\n") == 1
+    assert src.read_bytes() == before
+
+
+def test_output_folder_inside_the_input_folder_is_not_read_back(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    _png(src / "a.png")
+    _png(src / "b.png", seed=1)
+    out = src / "up"  # inside the input folder
+    for _ in range(2):  # a second run must not find the first run's outputs as inputs
+        assert main(["upscale", str(src), str(out), "--model", "bicubic", "--scale", "2", "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    assert sorted(p.name for p in src.iterdir()) == ["a.png", "b.png", "up"]
+    with Image.open(out / "a.png") as im:
+        assert im.size == (28, 24)
+    # The input folder reached through a symlink is still the input folder.
+    os.symlink(src, tmp_path / "alias")
+    assert main(["upscale", str(src), str(tmp_path / "alias"), "--model", "bicubic", "--scale", "2"]) == 2
+    assert "overwrite the inputs" in capsys.readouterr().err
+
+
+def test_a_failed_run_leaves_an_earlier_output_byte_identical(tmp_path):
+    good, broken, out = tmp_path / "good.png", tmp_path / "broken.png", tmp_path / "out.png"
+    _png(good)
+    assert main(["upscale", str(good), str(out), "--model", "bicubic", "--scale", "2", "--quiet"]) == 0
+    earlier = out.read_bytes()
+    # Same name as an image, unreadable contents: the run fails after the output path was chosen.
+    broken.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    done = _run("upscale", str(broken), str(out), "--model", "bicubic", "--scale", "2", "--quiet")
+    _assert_one_error_line(done, "broken.png")
+    assert out.read_bytes() == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.png", "good.png", "out.png"]  # no temp left
+
+
+def test_write_image_failure_keeps_the_old_file(tmp_path):
+    from sr_lib.data.io import write_image
+
+    path = tmp_path / "r.png"
+    write_image(path, np.zeros((4, 4, 3), np.float32))
+    earlier = path.read_bytes()
+    with pytest.raises(ValueError):
+        write_image(path, np.full((4, 4, 3), np.nan, np.float32))
+    with pytest.raises(ValueError, match="alpha"):
+        write_image(tmp_path / "r.jpg", np.zeros((4, 4, 3), np.float32), alpha=np.ones((4, 4)))
+    assert path.read_bytes() == earlier
+    assert [p.name for p in tmp_path.iterdir()] == ["r.png"]
+
+
+# --------------------------------------------------------------------------- EXIF orientation
+
+def _pattern(h, w):
+    """A pattern with no symmetry: every pixel different, so any rotation or mirror is visible."""
+    y, x = np.mgrid[0:h, 0:w]
+    return np.dstack([y * 255 // (h - 1), x * 255 // (w - 1), (y * w + x) * 255 // (h * w - 1)]).astype(np.uint8)
+
+
+def _jpeg_with_orientation(path, stored, tag):
+    exif = Image.Exif()
+    exif[0x0112] = tag
+    Image.fromarray(stored).save(path, quality=100, subsampling=0, exif=exif.tobytes())
+
+
+def test_exif_orientation_6_reads_upright(tmp_path):
+    """Orientation 6: the stored image must be turned 90 degrees clockwise for display."""
+    from sr_lib.data.io import read_image
+
+    stored = _pattern(40, 52)  # stored landscape, 52 wide x 40 high
+    _jpeg_with_orientation(tmp_path / "p.jpg", stored, 6)
+    upright = read_image(tmp_path / "p.jpg")
+    assert upright.shape == (52, 40, 3)  # portrait: 40 wide x 52 high
+    # Turning clockwise puts the stored bottom-left pixel at the top-left: row r of the result is
+    # column r of the stored image read from bottom to top.
+    expected = np.rot90(stored, k=-1)
+    np.testing.assert_array_equal(expected[0, 0], stored[-1, 0])
+    assert np.abs(upright * 255 - expected).max() < 12  # JPEG at quality 100: a few levels
+    as_stored = read_image(tmp_path / "p.jpg", orientation="ignore")
+    assert as_stored.shape == (40, 52, 3)
+
+
+@pytest.mark.parametrize("tag", range(1, 9))
+def test_every_orientation_matches_pillow_exif_transpose(tmp_path, tag):
+    from PIL import ImageOps
+
+    from sr_lib.data.io import read_image
+
+    _jpeg_with_orientation(tmp_path / "p.jpg", _pattern(8, 6), tag)
+    with Image.open(tmp_path / "p.jpg") as im:
+        reference = np.asarray(ImageOps.exif_transpose(im)).astype(np.float32) / 255
+    np.testing.assert_array_equal(read_image(tmp_path / "p.jpg"), reference)
+
+
+def test_cli_output_of_a_portrait_photo_is_a_portrait(tmp_path):
+    _jpeg_with_orientation(tmp_path / "p.jpg", _pattern(40, 52), 6)
+    assert main(["upscale", str(tmp_path / "p.jpg"), str(tmp_path / "up.png"), "--model", "bicubic",
+                 "--scale", "2", "--quiet"]) == 0
+    with Image.open(tmp_path / "up.png") as im:
+        assert im.size == (80, 104)  # width x height: a portrait
+        assert 0x0112 not in im.getexif()
+
+
+# --------------------------------------------------------------------------- one error contract
+
+def test_evaluate_with_a_too_small_image_names_the_file(tmp_path):
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    _png(folder / "big.png", 40, 40)
+    _png(folder / "tiny.png", 16, 16)
+    done = _run("evaluate", "--model", "bicubic", "--dataset", str(folder), "--scale", "4", "--quiet")
+    _assert_one_error_line(done, "tiny.png")
+    assert "too small" in done.stderr and "20x20" in done.stderr
+
+
+def test_a_decompression_bomb_is_too_large_not_corrupt(tmp_path):
+    big = tmp_path / "huge.png"
+    Image.new("1", (20000, 20000)).save(big)  # a few kB on disk, 400 million pixels
+    assert big.stat().st_size < 200_000
+    done = _run("upscale", str(big), str(tmp_path / "o.png"), "--model", "bicubic", "--scale", "2")
+    _assert_one_error_line(done, "huge.png")
+    assert "too large" in done.stderr and "--max-pixels" in done.stderr
+    assert "corrupt" not in done.stderr
+
+
+def test_corrupt_weights_give_one_line_naming_the_file(tmp_path):
+    import hashlib
+
+    from sr_lib import pretrained
+
+    weights = tmp_path / "w"
+    weights.mkdir()
+    bad = weights / "espcn_x2.weights.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 600)  # an HDF5 signature and nothing behind it
+    entry = {**pretrained.registry()["espcn_x2"], "sha256": hashlib.sha256(bad.read_bytes()).hexdigest()}
+    (weights / "registry.json").write_text(json.dumps({"espcn_x2": entry}))
+    _png(tmp_path / "a.png")
+    done = _run("upscale", str(tmp_path / "a.png"), str(tmp_path / "o.png"), "--model", "espcn_x2",
+                env={**ENV, "SRFS_WEIGHTS_DIR": str(weights)})
+    _assert_one_error_line(done, "espcn_x2.weights.h5")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_argparse_errors_are_one_line_too():
+    done = _run("upscale", "only_one_argument")
+    _assert_one_error_line(done, "upscale")
+
+
+def test_evaluate_json_is_written_whole(tmp_path):
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    _png(folder / "a.png", 40, 40)
+    target = tmp_path / "r.json"
+    target.write_text("earlier")
+    assert main(["evaluate", "--model", "bicubic", "--dataset", str(folder), "--scale", "2", "--quiet",
+                 "--json", str(target)]) == 0
+    assert json.loads(target.read_text())["scale"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hr", "r.json"]
