@@ -144,3 +144,25 @@ def test_make_patch_dataset_streams_aligned_float_patches_from_uint8_pairs():
         np.testing.assert_array_equal(hr[:, ::4, ::4], lr)  # crops stay aligned through flips/rotations
         np.testing.assert_array_equal(lr, lr2)  # seeded: repeatable
     assert len({lr.tobytes() for lr, _ in first}) == 4
+
+
+def test_float_bicubic_overshoot_is_clipped_not_rejected():
+    """Notebook 04 without the mirror: LR = float imresize of a built-in photo rings to about -0.02.
+    make_dataset clips it to [0, 1] (what an 8-bit LR file would hold); 0..255 data still raises."""
+    from sr_lib.data import load_builtin
+    from sr_lib.data.degrade import modcrop
+    from sr_lib.data.imresize import imresize
+
+    (_, photo), = load_builtin(["astronaut"])
+    hr = modcrop(photo[:96, :96], 4)
+    lr = imresize(hr, 1 / 4)  # float in, float out, not clipped: overshoots at hard edges
+    assert lr.min() < -0.005 or lr.max() > 1.005, (lr.min(), lr.max())  # the reported kind of pair
+    dataset = make_dataset([(lr, hr)], scale=4, lr_patch=24, batch_size=1, augment=False, shuffle=False)
+    lr_batch, hr_batch = next(iter(dataset))
+    np.testing.assert_allclose(lr_batch.numpy()[0], np.clip(lr, 0, 1), atol=0)  # whole image as the patch
+    np.testing.assert_array_equal(hr_batch.numpy()[0], hr)
+    # The exact span from the report passes too; far outside [0, 1] is still refused.
+    reported = np.clip(lr, 0, 1) * (0.9358 + 0.01983) - 0.01983
+    make_dataset([(reported.astype(np.float32), hr)], scale=4, lr_patch=8, batch_size=1)
+    with pytest.raises(ValueError, match=r"LR.*span .*outside \[0, 1\]"):
+        make_dataset([(lr * 255, hr)], scale=4, lr_patch=8, batch_size=1)
