@@ -1,0 +1,80 @@
+"""Writing files safely: never over an input, never half-written over an earlier result.
+
+Every command of ``python -m faceswap_lib`` that writes follows two rules:
+
+1. **Refuse when the output is an input**, however the path reaches it: the same string, a
+   relative against an absolute path, a symbolic link, a hard link. :func:`refuse_same_file`
+   compares with ``os.path.samefile`` when both exist (same device and inode: catches hard links)
+   and with resolved paths otherwise (catches symlinks and ``..`` before the output exists).
+2. **Write to a temporary file in the same folder and rename it only on success**
+   (:func:`atomic_path`). A run that fails half-way (a broken model, a full disk, Ctrl-C) leaves
+   the earlier result untouched and no partial file behind; ``os.replace`` within one folder is
+   atomic on POSIX and Windows. The temporary name keeps the whole file name as its *end*
+   (``.~tmp-<random>-swapped.mp4``), because OpenCV picks the format from the extension and Keras
+   insists on ``.weights.h5``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["FileError", "SameFileError", "same_file", "refuse_same_file", "atomic_path", "TEMP_PREFIX"]
+
+#: Temporary files start with this (hidden on POSIX; easy to spot and delete after a crash).
+TEMP_PREFIX = ".~tmp-"
+
+
+class FileError(ValueError):
+    """A problem with one file; ``filename`` names it and ``str()`` reads ``<file>: <what>``."""
+
+    def __init__(self, filename, message: str):
+        super().__init__(f"{filename}: {message}")
+        self.filename = str(filename)
+        self.message = message
+
+
+class SameFileError(FileError):
+    """The output path names an input file (or folder)."""
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when ``a`` and ``b`` name the same file: ``os.path.samefile`` if both exist (symlinks
+    followed, hard links detected), else the same fully resolved path."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def refuse_same_file(output: str | os.PathLike, *inputs: str | os.PathLike, what: str = "output") -> None:
+    """Raise :class:`SameFileError` if ``output`` is any of ``inputs`` (see :func:`same_file`);
+    ``None`` inputs are ignored. ``what`` names the output in the message."""
+    for source in inputs:
+        if source is not None and same_file(output, source):
+            raise SameFileError(output, f"the {what} is the input {source}; refusing to overwrite it "
+                                        "(choose another output name)")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, on failure delete it.
+
+    ``with atomic_path(out) as tmp: write(tmp)`` either leaves the complete new file at ``out`` or
+    (if ``write`` raises) leaves ``out`` as it was. The folder is created if needed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(4)}-{path.name}")
+    try:
+        yield temporary
+        if not temporary.exists():
+            raise FileError(path, "nothing was written")
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
