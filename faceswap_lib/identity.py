@@ -43,9 +43,15 @@ def embed(image, face_landmarks, *, jitter: int = 0) -> np.ndarray:
     """128-d float64 descriptor of the face with ``face_landmarks`` (68, 2) in ``image``.
 
     Args:
-        image: (H, W, 3) RGB, float in [0, 1] or uint8.
+        image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) (alpha dropped); uint8, uint16 or
+            float in [0, 1]: the images :mod:`sr_lib.images` accepts, converted to 8-bit RGB by
+            :func:`faceswap_lib.landmarks.to_uint8` (gray replicated), so every form of the same
+            picture gives the same descriptor.
         face_landmarks: the face's 68 landmarks (x, y) in ``image``.
         jitter: dlib re-embeds this many randomly jittered copies and averages (0: none).
+
+    Raises:
+        ValueError: landmarks not (68, 2). sr_lib.images.ImageError: not an accepted image.
     """
     import dlib
 
@@ -54,7 +60,7 @@ def embed(image, face_landmarks, *, jitter: int = 0) -> np.ndarray:
     points = np.asarray(face_landmarks, dtype=np.float64)
     if points.shape != (68, 2):
         raise ValueError(f"embed: expected (68, 2) landmarks, got {points.shape}")
-    pixels = to_uint8(np.asarray(image))
+    pixels = to_uint8(image)
     left, top = np.floor(points.min(0)).astype(int)
     right, bottom = np.ceil(points.max(0)).astype(int)
     shape = dlib.full_object_detection(
@@ -69,7 +75,8 @@ def embed_frame(image, fallback_landmarks=None) -> tuple[np.ndarray | None, bool
 
     The face is detected again (a swapped face must be found and landmarked on its own); if no
     face is found, ``fallback_landmarks`` (e.g. those of the original frame) are used and
-    ``found`` is False; without a fallback the descriptor is None.
+    ``found`` is False; without a fallback the descriptor is None. ``image``: any accepted
+    image, as for :func:`embed`.
     """
     from .landmarks import detect
 

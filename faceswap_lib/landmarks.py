@@ -15,9 +15,17 @@ Two classic models, both from dlib (D. E. King, *Dlib-ml: a machine learning too
 
 The 68 points, 0-based (see :data:`REGIONS`): jaw 0-16, right brow 17-21, left brow 22-26,
 nose 27-35, right eye 36-41, left eye 42-47, mouth 48-67 ("right" is the person's right, on the
-left of the image). Images follow the library convention: float in [0, 1], (H, W, 3) RGB (uint8
-images and (H, W) grayscale are accepted too). Points are (x, y) pixel coordinates, x to the
-right, y down, with pixel centres at integers.
+left of the image). Points are (x, y) pixel coordinates, x to the right, y down, with pixel
+centres at integers.
+
+Images: every public function here takes the images :mod:`sr_lib.images` defines, alike: uint8
+(0..255), uint16 (0..65535) or float in [0, 1]; layout (H, W), (H, W, 1) or (H, W, 3) RGB. A float
+array beyond [-0.5, 1.5] (such as 0..255 data in a float array) raises
+:class:`sr_lib.images.ImageRangeError` rather than being clipped to white; other dtypes raise
+:class:`sr_lib.images.ImageTypeError`. Four channels (RGBA): the alpha channel is **dropped**
+(faces are found in the colour channels; alpha says nothing about them). Everything is converted
+to 8 bits by :func:`to_uint8` (dlib works on 8-bit images), so the same picture in any of these
+forms gives exactly the same boxes and landmarks.
 
 Both models are loaded on first use and kept, so importing this module is cheap.
 """
@@ -32,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sr_lib import metrics
+from sr_lib import images
 
 __all__ = [
     "Face",
@@ -151,7 +159,7 @@ def _predictor(path: str):
     import dlib
 
     if not Path(path).is_file():
-        raise FileNotFoundError(f"landmark model not found: {path} (set {MODEL_ENV} or pass model_path=)")
+        raise FileNotFoundError(f"{path}: landmark model not found (set {MODEL_ENV} or pass model_path=)")
     return dlib.shape_predictor(path)
 
 
@@ -163,21 +171,28 @@ def load_models(model_path: str | os.PathLike | None = None) -> None:
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) or (H, W) image -> C-contiguous uint8 for dlib / OpenCV.
+    """Any accepted image -> C-contiguous (H, W, 3) uint8 RGB, the form dlib and OpenCV get.
 
-    Float images are taken to be in [0, 1] (values outside are clipped) and rounded; uint8 images
-    are passed through. (H, W, 1) becomes (H, W).
+    Args:
+        image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array; uint8, uint16 or float in [0, 1]
+            (values up to 0.5 outside are clipped).
+
+    Returns:
+        (H, W, 3) uint8. Gray is replicated to three channels: dlib's HOG detector scores a 2-D
+        gray array slightly differently from the same gray in three channels (measured on the
+        astronaut photo: 1.467 against 1.495), so all gray layouts are made into one. uint16 is
+        divided by 257 and rounded, float multiplied by 255 and rounded (``sr_lib.images.to_uint8``,
+        the library's one rule); 4 channels lose the alpha channel.
+
+    Raises:
+        sr_lib.images.ImageTypeError: a dtype other than uint8, uint16, float.
+        sr_lib.images.ImageRangeError: float values outside [-0.5, 1.5] (0..255 data?), NaN, inf.
+        sr_lib.images.ImageShapeError: any other shape.
     """
-    array = np.asarray(image)
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 3)):
-        raise ValueError(f"expected an (H, W, 3) RGB or (H, W) gray image, got shape {array.shape}")
-    if array.dtype == np.uint8:
-        return np.ascontiguousarray(array)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"expected a float image in [0, 1] or uint8, got dtype {array.dtype}")
-    return np.ascontiguousarray(metrics.to_uint8(array))  # the library's one float -> 8-bit rule
+    array = images.as_hwc(image, alpha="drop")
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    return np.ascontiguousarray(images.to_uint8(array))
 
 
 def _resize_for_detection(image: np.ndarray, detect_size: int | None) -> tuple[np.ndarray, float]:
@@ -200,7 +215,8 @@ def detect_boxes(
     """Face boxes ``[((left, top, right, bottom), score), ...]``, largest first.
 
     Args:
-        image: float (H, W, 3) RGB in [0, 1] (or uint8, or (H, W) gray).
+        image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) (alpha dropped); uint8, uint16 or
+            float in [0, 1] (see the module notes; converted by :func:`to_uint8`).
         upsample: how many times dlib doubles the image first; each doubling finds faces half as
             large (the detector's window is 80 x 80 pixels) and costs about 4x the time.
         detect_size: if given and the image's long side is larger, detect on a copy shrunk to
@@ -209,6 +225,9 @@ def detect_boxes(
 
     Returns:
         Boxes in the pixel coordinates of ``image``, sorted by area (largest first).
+
+    Raises:
+        sr_lib.images.ImageError: not an accepted image (see :func:`to_uint8`).
     """
     pixels = to_uint8(image)
     small, factor = _resize_for_detection(pixels, detect_size)
@@ -225,7 +244,7 @@ def predict_landmarks(image: np.ndarray, box, *, model_path: str | os.PathLike |
     """The 68 landmarks of the face in ``box``.
 
     Args:
-        image: float (H, W, 3) RGB in [0, 1] (or uint8, or (H, W) gray), at full resolution.
+        image: at full resolution; any accepted image (see :func:`to_uint8`).
         box: (left, top, right, bottom) pixels, as :func:`detect_boxes` or an annotation gives
             it. The predictor was trained on boxes of dlib's detector, so other boxes (e.g. a
             tight crop) work less well.
@@ -234,6 +253,9 @@ def predict_landmarks(image: np.ndarray, box, *, model_path: str | os.PathLike |
     Returns:
         (68, 2) float64 (x, y) pixel coordinates. Points may lie outside the image when the face
         is cut off by the border.
+
+    Raises:
+        sr_lib.images.ImageError: not an accepted image. FileNotFoundError: no model file.
     """
     import dlib
 
@@ -254,6 +276,10 @@ def detect(
 
     The boxes come from the HOG detector (see :func:`detect_boxes` for ``upsample`` and
     ``detect_size``); the landmarks are always predicted on the full-resolution image.
+    ``image``: any accepted image, see :func:`to_uint8` (4 channels: alpha dropped).
+
+    Raises:
+        sr_lib.images.ImageError: not an accepted image. FileNotFoundError: no model file.
     """
     pixels = to_uint8(image)  # convert once, not once per face
     return [

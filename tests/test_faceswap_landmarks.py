@@ -72,10 +72,16 @@ def test_a_missing_model_file_is_named(astronaut, tmp_path):
 
 def test_bad_images_are_rejected():
     with pytest.raises(ValueError, match="shape"):
-        landmarks.to_uint8(np.zeros((10, 10, 4), np.float32))
+        landmarks.to_uint8(np.zeros((10, 10, 2), np.float32))
+    with pytest.raises(ValueError, match="outside"):  # 0..255 data in a float array: not clipped to white
+        landmarks.to_uint8(np.full((10, 10, 3), 200.0, np.float32))
+    rgba = np.zeros((10, 10, 4), np.float32)
+    rgba[..., 3] = 1.0
+    np.testing.assert_array_equal(landmarks.to_uint8(rgba), np.zeros((10, 10, 3), np.uint8))  # alpha dropped
     with pytest.raises(TypeError, match="dtype"):
         landmarks.to_uint8(np.zeros((10, 10, 3), np.int32))
     np.testing.assert_array_equal(landmarks.to_uint8(np.array([[[0.0, 0.5, 1.2]]])), [[[0, 128, 255]]])
+    np.testing.assert_array_equal(landmarks.to_uint8(np.array([[0, 65535]], np.uint16)), [[[0] * 3, [255] * 3]])
 
 
 def test_one_face_on_a_frame_of_d6(mirror):
