@@ -1,10 +1,23 @@
 """Extract aligned faces from a video clip: the first step of a face swap.
 
 For every frame (or every n-th): find the faces, keep the largest, predict its 68 landmarks, cut
-out the aligned crop (:mod:`faceswap_lib.align`) and save it as a PNG. One JSON sidecar per clip,
+out the aligned crop (:mod:`faceswap_lib.align`) and save it as a PNG. One JSON sidecar per folder,
 ``alignments.json``, keeps what the later steps need to put a generated face back: per saved crop
-the frame index, the detector box, the 68 landmarks and the 2 x 3 matrix (frame -> crop), plus the
-frames where no face was found.
+the clip, the frame index, the detector box, the 68 landmarks and the 2 x 3 matrix (frame ->
+crop), plus per clip its settings, the frames where no face was found and the frames that could
+not be decoded.
+
+Several clips in one folder: extracting another clip into a folder that already holds an
+``alignments.json`` **merges** it in. Crops are named ``<clip key>_<frame:06d>.png`` and every face
+entry carries its clip key (the clip's file stem, made unique with ``-2``, ``-3`` ... if another
+clip with the same stem is already there), so two clips' frames cannot collide. Extracting the
+*same* clip again (same resolved path) replaces that clip's entries and removes its old crops that
+the new run did not write. All clips of one folder share one crop size and padding (training
+needs that); a different size or padding is refused, unless the folder holds only this clip.
+Files of the earlier format (``faceswap_lib.alignments/1``, one clip) are read as a one-clip
+folder and upgraded when something is merged into them. Crops and the sidecar are written to a
+temporary file and renamed (:mod:`faceswap_lib.files`), so a failed run leaves the earlier
+sidecar as it was.
 
 Speed: on a 480-512 px frame the HOG detector is the expensive part (~15-40 ms at full
 resolution on one core), so it runs on a copy of the frame shrunk to ``detect_size`` pixels on the
@@ -19,15 +32,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .align import DEFAULT_PADDING, aligned_crop
+from .files import FileError, atomic_path, refuse_same_file
 from .landmarks import detect, load_models
-from .video import read_frames, video_info
+from .video import ReadReport, read_frames, video_info
 
 __all__ = ["ALIGNMENTS_FILE", "DEFAULT_DETECT_SIZE", "ExtractSummary", "extract", "read_alignments"]
 
@@ -37,12 +51,22 @@ ALIGNMENTS_FILE = "alignments.json"
 #: Long side (pixels) of the frame copy the detector sees.
 DEFAULT_DETECT_SIZE = 256
 
-_FORMAT = "faceswap_lib.alignments/1"
+_FORMAT = "faceswap_lib.alignments/2"
+_OLD_FORMAT = "faceswap_lib.alignments/1"  # one clip, its settings at the top level; still read
+
+#: Per-clip fields of the sidecar (under ``"clips"``; at the top level in the old format).
+_CLIP_FIELDS = ("video", "video_path", "width", "height", "fps", "every_nth", "max_frames", "detect_size",
+                "frames_read", "frames_without_face", "frame_count", "undecodable_frames")
 
 
 @dataclass
 class ExtractSummary:
-    """What :func:`extract` did. ``frames_per_second`` counts frames read (decoded and processed)."""
+    """What :func:`extract` did. ``frames_per_second`` counts frames read (decoded and processed).
+
+    ``frame_count`` is what the container announces; ``undecodable_frames`` the indices of frames
+    OpenCV could not decode (skipped; a damaged file), see :class:`faceswap_lib.video.ReadReport`.
+    ``clip`` is the key of this clip in the folder's sidecar (the prefix of its crop names).
+    """
 
     video: str
     out_dir: str
@@ -50,6 +74,10 @@ class ExtractSummary:
     faces_saved: int
     frames_without_face: int
     seconds: float
+    frame_count: int = 0
+    undecodable_frames: list[int] = field(default_factory=list)
+    clip: str = ""
+    read_report: str = ""
 
     @property
     def frames_per_second(self) -> float:
@@ -60,10 +88,12 @@ class ExtractSummary:
 
 
 def _write_png(path: Path, rgb_uint8: np.ndarray) -> None:
+    """Write an RGB uint8 PNG via a temporary file (an earlier crop survives a failed write)."""
     import cv2
 
-    if not cv2.imwrite(str(path), np.ascontiguousarray(rgb_uint8[..., ::-1])):
-        raise OSError(f"could not write {path}")
+    with atomic_path(path) as temporary:
+        if not cv2.imwrite(str(temporary), np.ascontiguousarray(rgb_uint8[..., ::-1])):
+            raise FileError(path, "could not write the PNG")
 
 
 def _format_sidecar(sidecar: dict[str, Any]) -> str:
@@ -72,6 +102,31 @@ def _format_sidecar(sidecar: dict[str, Any]) -> str:
     lines = [f" {json.dumps(k)}: {json.dumps(v)}," for k, v in header.items()]
     faces = ",\n".join(f"  {json.dumps(face)}" for face in sidecar["faces"])
     return "{\n" + "\n".join(lines) + '\n "faces": [\n' + faces + ("\n" if faces else "") + " ]\n}\n"
+
+
+def _clip_key(clips: dict[str, dict], video_path: Path) -> tuple[str, bool]:
+    """(key, replaces): this clip's key in ``clips``, and whether it is already there (a re-run)."""
+    resolved = str(video_path.resolve())
+    stem, n = video_path.stem, 1
+    key = stem
+    while key in clips:
+        if clips[key].get("video_path") == resolved:
+            return key, True
+        n += 1
+        key = f"{stem}-{n}"
+    return key, False
+
+
+def _existing(out: Path) -> dict[str, Any] | None:
+    """The folder's sidecar in the current layout, or None; a broken one is refused, not replaced."""
+    path = out / ALIGNMENTS_FILE
+    if not path.exists():
+        return None
+    try:
+        return read_alignments(path, arrays=False)
+    except (ValueError, KeyError, TypeError) as error:
+        raise FileError(path, f"exists but cannot be read ({error}); not overwriting it: "
+                              "move it away or extract into another folder") from error
 
 
 def extract(
@@ -91,8 +146,8 @@ def extract(
 
     Args:
         video_path: the clip (anything ``cv2.VideoCapture`` decodes).
-        out_dir: folder for the crops and ``alignments.json`` (created; one folder per clip,
-            because the sidecar's name is fixed).
+        out_dir: folder for the crops and ``alignments.json`` (created). If it already holds
+            other clips, this one is merged in (see the module notes).
         size: side of the square aligned crops, pixels.
         padding: crop margin on each side as a fraction of ``size`` (see
             :data:`faceswap_lib.align.DEFAULT_PADDING`).
@@ -105,22 +160,38 @@ def extract(
 
     Returns:
         An :class:`ExtractSummary` (its time excludes loading the models, which happens once per
-        process and takes a few seconds). Crops are ``<clip stem>_<frame:06d>.png`` (uint8 RGB PNG).
+        process and takes a few seconds). Crops are ``<clip key>_<frame:06d>.png`` (uint8 RGB
+        PNG). Frames that cannot be decoded are skipped and listed in the summary.
 
     Raises:
         FileNotFoundError / faceswap_lib.video.VideoError: the clip is missing, cannot be
             opened, or has no decodable frame (the message names the file).
+        faceswap_lib.files.FileError: ``out_dir`` is the clip itself or a file, or holds an
+            unreadable ``alignments.json``, or clips of another crop size / padding.
     """
     video_path = Path(video_path)
-    info = video_info(video_path)  # fails early, naming the file, if it cannot be opened
     out = Path(out_dir)
+    refuse_same_file(out, video_path, what="output folder")
+    info = video_info(video_path)  # fails early, naming the file, if it cannot be opened
+    if out.exists() and not out.is_dir():
+        raise FileError(out, "exists and is not a folder")
+    old = _existing(out)
+    clips = dict(old["clips"]) if old else {}
+    key, rerun = _clip_key(clips, video_path)
+    others = {k: v for k, v in clips.items() if k != key}
+    if others and (old["size"] != size or old["padding"] != padding):
+        raise FileError(out / ALIGNMENTS_FILE,
+                        f"holds crops of size {old['size']} with padding {old['padding']} from "
+                        f"{', '.join(sorted(others))}; asked for size {size}, padding {padding}. "
+                        "Extract into another folder (one crop size per folder)")
     out.mkdir(parents=True, exist_ok=True)
 
     total = -(-info.frame_count // every_nth) if info.frame_count > 0 else None
     if max_frames is not None:
         total = max_frames if total is None else min(total, max_frames)
     load_models(model_path)  # a few seconds, once per process: not part of the measured time
-    frames = read_frames(video_path, every_nth=every_nth, max_frames=max_frames, as_uint8=True)
+    report = ReadReport()
+    frames = read_frames(video_path, every_nth=every_nth, max_frames=max_frames, as_uint8=True, report=report)
     if progress:
         # The plain text bar, not tqdm.auto: a widget bar needs ipywidgets and is lost in stored
         # notebooks. One update per second keeps a stored notebook's output short.
@@ -142,10 +213,11 @@ def extract(
             continue
         face = found[0]  # detect() sorts by size: the largest face
         crop, matrix = aligned_crop(frame, face.landmarks, size, padding)
-        name = f"{video_path.stem}_{index:06d}.png"
+        name = f"{key}_{index:06d}.png"
         _write_png(out / name, crop)
         faces.append({
             "file": name,
+            "video": key,
             "frame": index,
             "box": list(face.box),
             "score": round(face.score, 4),
@@ -155,23 +227,28 @@ def extract(
         })
     seconds = time.perf_counter() - start
 
-    sidecar = {
-        "format": _FORMAT,
+    clips = {**others, key: {
         "video": video_path.name,
         "video_path": str(video_path.resolve()),
         "width": info.width,
         "height": info.height,
         "fps": info.fps,
-        "size": size,
-        "padding": padding,
         "every_nth": every_nth,
         "max_frames": max_frames,
         "detect_size": detect_size,
+        "frame_count": report.frame_count,
         "frames_read": frames_read,
         "frames_without_face": without_face,
-        "faces": faces,
-    }
-    (out / ALIGNMENTS_FILE).write_text(_format_sidecar(sidecar), encoding="utf-8")
+        "undecodable_frames": list(report.undecodable),
+    }}
+    kept = [f for f in (old["faces"] if old else []) if f["video"] in others]
+    sidecar = {"format": _FORMAT, "size": size, "padding": padding, "clips": clips, "faces": kept + faces}
+    with atomic_path(out / ALIGNMENTS_FILE) as temporary:
+        temporary.write_text(_format_sidecar(sidecar), encoding="utf-8")
+    if rerun:  # this clip's crops of the earlier run that this run did not write again
+        written = {f["file"] for f in faces}
+        for stale in (f["file"] for f in old["faces"] if f["video"] == key and f["file"] not in written):
+            (out / stale).unlink(missing_ok=True)
     return ExtractSummary(
         video=str(video_path),
         out_dir=str(out),
@@ -179,24 +256,47 @@ def extract(
         faces_saved=len(faces),
         frames_without_face=len(without_face),
         seconds=seconds,
+        frame_count=report.frame_count,
+        undecodable_frames=list(report.undecodable),
+        clip=key,
+        read_report="" if report.complete else report.message(),
     )
 
 
-def read_alignments(path: str | os.PathLike) -> dict[str, Any]:
+def read_alignments(path: str | os.PathLike, *, arrays: bool = True) -> dict[str, Any]:
     """Load an ``alignments.json`` (or the folder holding one), with NumPy arrays per face.
 
-    Returns the sidecar as a dict; in each entry of ``"faces"``, ``"landmarks"`` is a (68, 2)
-    float64 array, ``"matrix"`` a (2, 3) float64 array and ``"box"`` a tuple
-    (left, top, right, bottom).
+    Returns the sidecar as a dict: ``"size"``, ``"padding"``, ``"clips"`` (clip key -> that clip's
+    settings and frame lists) and ``"faces"``; every face has ``"video"``, its clip key. When the
+    folder holds one clip, that clip's fields (``"video"``, ``"frames_without_face"``, ...) are
+    also at the top level, as in the earlier one-clip format, which is read too. In each face
+    (with ``arrays``), ``"landmarks"`` is a (68, 2) float64 array, ``"matrix"`` a (2, 3) float64
+    array and ``"box"`` a tuple (left, top, right, bottom).
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: not a faceswap_lib alignments file.
     """
     path = Path(path)
     if path.is_dir():
         path = path / ALIGNMENTS_FILE
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("format") != _FORMAT:
-        raise ValueError(f"{path} is not a faceswap_lib alignments file (format {data.get('format')!r})")
-    for face in data["faces"]:
-        face["landmarks"] = np.asarray(face["landmarks"], dtype=np.float64)
-        face["matrix"] = np.asarray(face["matrix"], dtype=np.float64)
-        face["box"] = tuple(face["box"])
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise FileError(path, f"not valid JSON ({error})") from error
+    if not isinstance(data, dict) or data.get("format") not in (_FORMAT, _OLD_FORMAT):
+        found = data.get("format") if isinstance(data, dict) else None
+        raise FileError(path, f"not a faceswap_lib alignments file (format {found!r})")
+    if data["format"] == _OLD_FORMAT:  # one clip, keyed by its stem as the old crop names were
+        key = Path(data["video"]).stem
+        data["clips"] = {key: {k: data[k] for k in _CLIP_FIELDS if k in data}}
+        for face in data["faces"]:
+            face.setdefault("video", key)
+        data["format"] = _FORMAT
+    if len(data["clips"]) == 1:
+        data.update(next(iter(data["clips"].values())))
+    if arrays:
+        for face in data["faces"]:
+            face["landmarks"] = np.asarray(face["landmarks"], dtype=np.float64)
+            face["matrix"] = np.asarray(face["matrix"], dtype=np.float64)
+            face["box"] = tuple(face["box"])
     return data

@@ -71,7 +71,8 @@ def test_extract_end_to_end(mirror, tmp_path):
     assert summary.seconds > 0 and summary.frames_per_second > 0
 
     raw = json.loads((out / ALIGNMENTS_FILE).read_text())
-    assert raw["video"] == "d6.mp4" and raw["size"] == size and raw["padding"] == padding
+    assert raw["clips"]["d6"]["video"] == "d6.mp4" and raw["size"] == size and raw["padding"] == padding
+    assert raw["clips"]["d6"]["frame_count"] == 1008 and raw["clips"]["d6"]["undecodable_frames"] == []
     sidecar = read_alignments(out)
     assert len(sidecar["faces"]) == n
     frames = dict(read_frames(clip(mirror), max_frames=n))
