@@ -24,17 +24,24 @@ Each step is a small pure function on float32 RGB images in [0, 1] (H, W, 3) and
 
 Video output: ``cv2.VideoWriter`` with the ``mp4v`` (MPEG-4 part 2) codec, which the
 ``opencv-python-headless`` wheels can write; if a build cannot, :func:`open_writer` falls back to
-Motion-JPEG in an ``.avi`` next to the requested name and says so.
+Motion-JPEG in an ``.avi`` next to the requested name and says so. The video and the preview are
+written to temporary files beside their final names and renamed only when the run succeeds
+(:mod:`faceswap_lib.files`): a failed run never replaces an earlier result, and an output that is
+the input clip is refused before anything is opened for writing.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from .files import TEMP_PREFIX, atomic_path
 
 __all__ = [
     "SYNTHETIC_TEXT",
@@ -381,7 +388,12 @@ def open_writer(path, fps: float, width: int, height: int):
 
 @dataclass
 class ConvertSummary:
-    """What :func:`convert_video` did; ``frames_per_second`` counts frames written."""
+    """What :func:`convert_video` did; ``frames_per_second`` counts frames written.
+
+    ``frame_count`` is what the container announces; ``undecodable_frames`` the indices of frames
+    OpenCV could not decode (skipped, so the written clip is that many frames shorter; see
+    :class:`faceswap_lib.video.ReadReport`), ``read_report`` a sentence about them ("" if none).
+    """
 
     video: str
     out_path: str
@@ -390,6 +402,9 @@ class ConvertSummary:
     frames_swapped: int
     frames_without_face: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    frame_count: int = 0
+    undecodable_frames: list[int] = field(default_factory=list)
+    read_report: str = ""
 
     @property
     def frames_per_second(self) -> float:
@@ -424,26 +439,41 @@ def convert_video(
 
     Frames ``start, start + every_nth, ...`` are converted (at most ``max_frames``; earlier ones
     are decoded and skipped). Frames where no face is found are written unchanged (and unlabelled: nothing was swapped).
+    Frames that cannot be decoded (a damaged file) are skipped and listed in the summary.
     The preview, ``<out stem>_preview.png`` beside the video, shows up to three frames as
     original | swapped. ``frame_callback(index, original, swapped, face)`` is called for every
     swapped frame (e.g. to measure identity). ``swap_kwargs`` go to :func:`swap_face`.
 
+    Both files are written under temporary names and renamed at the end, so an earlier output
+    survives any failure.
+
     Raises:
         FileNotFoundError / VideoError: the clip is missing or unreadable.
+        faceswap_lib.files.SameFileError: ``out_path`` (or its preview) is the input clip.
         ValueError: no face was found in any frame of the clip.
     """
+    from .files import FileError, refuse_same_file
     from .landmarks import detect
-    from .video import read_frames, video_info
+    from .video import ReadReport, read_frames, video_info
 
     if start < 0 or every_nth < 1:
         raise ValueError(f"convert_video: need start >= 0 and every_nth >= 1, got {start}, {every_nth}")
+    out_path = Path(out_path)
+    preview_path = out_path.with_name(out_path.stem + "_preview.png")
+    for output in (out_path, out_path.with_suffix(".avi"), preview_path):  # .avi: open_writer's fallback
+        refuse_same_file(output, video, what="output")
+    if out_path.is_dir():
+        raise FileError(out_path, "is a folder; give an output file name such as swapped.mp4")
     info = video_info(video)
     total = -(-max(info.frame_count - start, 0) // every_nth) if info.frame_count > 0 else 0
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
     show = set(np.linspace(0, max(total - 1, 0), 3).round().astype(int).tolist())
-    writer, path = open_writer(out_path, info.fps / every_nth or 25.0, info.width, info.height)
-    frames = ((i, f) for i, f in read_frames(video) if i >= start and (i - start) % every_nth == 0)
+    temporary = out_path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(4)}-{out_path.name}")
+    writer, written_path = open_writer(temporary, info.fps / every_nth or 25.0, info.width, info.height)
+    path = out_path.with_suffix(written_path.suffix)  # .avi if open_writer fell back to MJPG
+    report = ReadReport()
+    frames = ((i, f) for i, f in read_frames(video, report=report) if i >= start and (i - start) % every_nth == 0)
     if max_frames is not None:
         frames = (item for item, _ in zip(frames, range(max_frames)))
     if progress:
@@ -454,30 +484,38 @@ def convert_video(
     shown = []
     began = time.perf_counter()
     try:
-        for k, (index, frame) in enumerate(frames):
-            faces = detect(frame, detect_size=detect_size) or (detect(frame) if detect_size else [])
-            if faces:
-                swapped, _ = swap_face(frame, faces[0].landmarks, model, to, padding=padding, **swap_kwargs)
-                if frame_callback is not None:
-                    frame_callback(index, frame, swapped, faces[0])
-                out = add_synthetic_label(swapped) if label else swapped
-                summary.frames_swapped += 1
-            else:
-                out = frame
-                summary.frames_without_face.append(index)
-            writer.write(_to_bgr8(out))
-            summary.frames_written += 1
-            if k in show:
-                shown.append(np.concatenate([frame, out], axis=1))
-    finally:
-        writer.release()
-    summary.seconds = time.perf_counter() - began
-    if summary.frames_swapped == 0:
-        raise ValueError(f"no face found in any of the {summary.frames_written} frames read from {video}")
-    if preview and shown:
-        import cv2
+        try:
+            for k, (index, frame) in enumerate(frames):
+                faces = detect(frame, detect_size=detect_size) or (detect(frame) if detect_size else [])
+                if faces:
+                    swapped, _ = swap_face(frame, faces[0].landmarks, model, to, padding=padding, **swap_kwargs)
+                    if frame_callback is not None:
+                        frame_callback(index, frame, swapped, faces[0])
+                    out = add_synthetic_label(swapped) if label else swapped
+                    summary.frames_swapped += 1
+                else:
+                    out = frame
+                    summary.frames_without_face.append(index)
+                writer.write(_to_bgr8(out))
+                summary.frames_written += 1
+                if k in show:
+                    shown.append(np.concatenate([frame, out], axis=1))
+        finally:
+            writer.release()
+        summary.seconds = time.perf_counter() - began
+        summary.frame_count, summary.undecodable_frames = report.frame_count, list(report.undecodable)
+        summary.read_report = "" if report.complete else report.message()
+        if summary.frames_swapped == 0:
+            raise ValueError(f"no face found in any of the {summary.frames_written} frames read from {video}")
+        if preview and shown:
+            import cv2
 
-        preview_path = path.with_name(path.stem + "_preview.png")
-        cv2.imwrite(str(preview_path), _to_bgr8(np.concatenate(shown, axis=0)))
-        summary.preview_path = str(preview_path)
+            with atomic_path(path.with_name(path.stem + "_preview.png")) as preview_tmp:
+                if not cv2.imwrite(str(preview_tmp), _to_bgr8(np.concatenate(shown, axis=0))):
+                    raise FileError(preview_tmp, "could not write the preview PNG")
+            summary.preview_path = str(path.with_name(path.stem + "_preview.png"))
+        os.replace(written_path, path)  # the video last: only a complete run replaces an earlier one
+    except BaseException:
+        written_path.unlink(missing_ok=True)
+        raise
     return summary

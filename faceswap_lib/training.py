@@ -178,11 +178,17 @@ def preview_grid(model, faces_a, faces_b) -> np.ndarray:
 
 
 def _write_png(path, image):
+    """Float RGB [0, 1] -> 8-bit PNG, via a temporary file renamed on success."""
     import cv2
 
-    pixels = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
-    if not cv2.imwrite(str(path), np.ascontiguousarray(pixels[..., ::-1])):
-        raise OSError(f"could not write {path}")
+    from sr_lib.images import to_uint8
+
+    from .files import FileError, atomic_path
+
+    pixels = to_uint8(image, name=str(path))
+    with atomic_path(path) as temporary:
+        if not cv2.imwrite(str(temporary), np.ascontiguousarray(pixels[..., ::-1])):
+            raise FileError(path, "could not write the PNG")
 
 
 def _keras_callback():
@@ -233,11 +239,18 @@ class ProgressBar(_keras_callback()):
 
 
 def save_model(model, folder, settings: dict[str, Any]) -> Path:
-    """Write ``faceswap.weights.h5`` and ``faceswap.json`` (``settings``: factory arguments, steps, ...)."""
+    """Write ``faceswap.weights.h5`` and ``faceswap.json`` (``settings``: factory arguments, steps, ...).
+
+    Both are written under temporary names first and renamed only when both are complete, so a
+    failure (disk full, interrupted) leaves the folder's earlier model as it was.
+    """
+    from .files import atomic_path
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_weights(str(folder / WEIGHTS_FILE))
-    (folder / CONFIG_FILE).write_text(json.dumps({"format": _FORMAT, **settings}, indent=1) + "\n", encoding="utf-8")
+    with atomic_path(folder / WEIGHTS_FILE) as weights, atomic_path(folder / CONFIG_FILE) as config:
+        model.save_weights(str(weights))
+        config.write_text(json.dumps({"format": _FORMAT, **settings}, indent=1) + "\n", encoding="utf-8")
     return folder
 
 
@@ -245,26 +258,49 @@ def read_settings(folder) -> dict[str, Any]:
     """The ``faceswap.json`` of a model folder; FileNotFoundError / ValueError name the folder."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"model folder not found: {folder} (train one with `python -m faceswap_lib train`)")
+        raise FileNotFoundError(f"{folder}: model folder not found (train one with `python -m faceswap_lib train`)")
     path = folder / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not a face-swap model folder: {CONFIG_FILE} is missing")
-    settings = json.loads(path.read_text(encoding="utf-8"))
-    if settings.get("format") != _FORMAT:
-        raise ValueError(f"{path}: not a faceswap_lib model file (format {settings.get('format')!r})")
+    from .files import FileError
+
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise FileError(path, f"not a faceswap_lib model file: not valid JSON ({error})") from error
+    if not isinstance(settings, dict) or settings.get("format") != _FORMAT:
+        found = settings.get("format") if isinstance(settings, dict) else None
+        raise FileError(path, f"not a faceswap_lib model file (format {found!r})")
+    if not isinstance(settings.get("model"), dict):
+        raise FileError(path, "has no \"model\" settings (the factory arguments)")
     return settings
 
 
 def load_model(folder):
-    """``(model, settings)`` from a folder written by :func:`save_model`."""
+    """``(model, settings)`` from a folder written by :func:`save_model`.
+
+    Raises:
+        FileNotFoundError: no folder, or no settings / weights file in it.
+        faceswap_lib.files.FileError: settings that are not ours, or a weights file that cannot be
+            loaded (truncated, corrupt, or of another model); the message names the file.
+    """
+    from .files import FileError
     from .models import faceswap_autoencoder
 
     folder = Path(folder)
     settings = read_settings(folder)
-    if not (folder / WEIGHTS_FILE).is_file():
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
         raise FileNotFoundError(f"{folder}: {WEIGHTS_FILE} is missing (was training interrupted before the first save?)")
-    model = faceswap_autoencoder(**settings["model"])
-    model.load_weights(str(folder / WEIGHTS_FILE))
+    try:
+        model = faceswap_autoencoder(**settings["model"])
+    except (TypeError, ValueError) as error:
+        raise FileError(folder / CONFIG_FILE, f"its model settings do not build a model ({error})") from error
+    try:
+        model.load_weights(str(weights))
+    except Exception as error:  # h5py OSError, Keras ValueError, ... : all mean "not these weights"
+        text = " ".join(str(error).split())
+        raise FileError(weights, f"cannot load the weights ({type(error).__name__}: {text})") from error
     return model, settings
 
 
@@ -302,7 +338,11 @@ def train(
 
     from .models import faceswap_autoencoder
 
+    from .files import FileError
+
     model_dir = Path(model_dir)
+    if model_dir.exists() and not model_dir.is_dir():  # found now, not after the whole training
+        raise FileError(model_dir, "exists and is not a folder (the model folder must be one)")
     faces_a, masks_a, entries_a = load_faces(dir_a, size)
     faces_b, masks_b, entries_b = load_faces(dir_b, size)
     (crop_a, pad_a), (crop_b, pad_b) = ((e[0]["size"], e[0]["padding"]) for e in (entries_a, entries_b))
