@@ -4,8 +4,17 @@
     python -m faceswap_lib train A_DIR B_DIR MODEL_DIR      # shared encoder, decoders A and B
     python -m faceswap_lib convert VIDEO MODEL_DIR OUT.mp4 [--direction a2b]
 
-Errors (missing files, no face found, a model folder that is not one, size mismatches) print one
-line ``error: ...`` and exit with status 2.
+Errors: every failure, whatever raised it (our checks, OpenCV's ``cv2.error``, h5py reading a
+corrupt weights file, TensorFlow, dlib), prints exactly one line ``error: <file>: <what is wrong>``
+on stderr and exits with status 2, never a traceback; usage errors print
+``error: python -m faceswap_lib <command>: <what>``. A clip that is partly damaged is read as far
+as it decodes: the summary says how many frames were lost, a ``warning: <file>: ...`` line on
+stderr repeats it, and the exit status is 0 (2 only when no frame could be read at all).
+
+Outputs are never written over inputs (``convert clip.mp4 MODEL clip.mp4`` is refused, also
+through another path, a symlink or a hard link), and are written under temporary names that are
+renamed only on success (:mod:`faceswap_lib.files`); ``extract`` into a folder that already holds
+another clip merges the two clips' ``alignments.json`` (see :mod:`faceswap_lib.extract`).
 """
 
 from __future__ import annotations
@@ -20,13 +29,79 @@ CONSENT = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``error: <prog>: <message>``), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+class CommandError(Exception):
+    """A failure of one command, about one file: printed as ``error: <file>: <message>``."""
+
+    def __init__(self, filename, message: str):
+        super().__init__(f"{filename}: {message}")
+        self.filename, self.message = str(filename), message
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(str(text).split())  # cv2.error and TensorFlow messages span several lines
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(error: BaseException, default_file, known_files=()) -> CommandError:
+    """Turn any exception into a :class:`CommandError` naming the file it is about.
+
+    The file is the exception's own ``filename`` (OSError, h5py, our FileError / VideoError), else
+    the path a message starts with (``"<path>: ..."``, our convention), else ``default_file``: the
+    file the failing step was working on.
+    """
+    if isinstance(error, CommandError):
+        return error
+    filename = getattr(error, "filename", None)
+    message = getattr(error, "message", None)
+    if not isinstance(message, str):
+        if isinstance(error, OSError) and filename and error.strerror:
+            message = error.strerror
+        else:
+            message = str(error) or type(error).__name__
+    message = _one_line(message)
+    if not filename:
+        head, sep, rest = message.partition(": ")
+        known = [str(k) for k in known_files if k is not None]
+        if sep and (head in known or any(head.startswith(k.rstrip(os.sep) + os.sep) for k in known)
+                    or os.path.exists(head)):
+            filename, message = head, rest
+        else:
+            filename = default_file
+    if type(error).__module__.split(".")[0] in ("cv2", "h5py", "tensorflow", "keras", "dlib", "_dlib_pybind11"):
+        message = f"{message} ({type(error).__module__.split('.')[0]})"
+    return CommandError(filename, message)
+
+
+class _about:
+    """``with _about(file, *known):`` turns any exception inside into a CommandError about ``file``."""
+
+    def __init__(self, default_file, *known_files):
+        self.default_file, self.known_files = default_file, (default_file, *known_files)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if error is not None and isinstance(error, Exception):
+            raise _describe(error, self.default_file, self.known_files) from error
+        return False
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m faceswap_lib",
         description="Shared-encoder face swap: extract aligned faces, train, convert a clip.",
         epilog=CONSENT,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{extract,train,convert}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{extract,train,convert}",
+                                     parser_class=_Parser)
 
     p = commands.add_parser("extract", help="detect, align and save the faces of a clip", epilog=CONSENT)
     p.add_argument("video", help="input clip (mp4, avi, ...)")
@@ -67,62 +142,118 @@ def _parser() -> argparse.ArgumentParser:
 
 def _positive(name: str, value):
     if value is not None and value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+        raise CommandError(f"python -m faceswap_lib", f"{name} must be >= 1, got {value}")
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up chatter (absl "WARNING: All log messages before ...",
+    "Could not find cuda drivers", "failed call to cuInit") kept off stderr.
+
+    This TensorFlow prints those lines whatever ``TF_CPP_MIN_LOG_LEVEL`` says, which would break
+    the one-line error contract. File descriptor 2 is pointed at a temporary file while TensorFlow
+    loads and finds its devices; if that fails, what it printed is shown after all.
+    """
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device discovery prints its own lines: do it now
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _warn(file, text: str) -> None:
+    print(f"warning: {file}: {text}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     if args.command == "extract":
-        from .extract import extract
-
         _positive("--size", args.size)
         _positive("--every-nth", args.every_nth)
         _positive("--max-frames", args.max_frames)
-        s = extract(args.video, args.out_dir, size=args.size, every_nth=args.every_nth, max_frames=args.max_frames)
-        print(f"{s.faces_saved} faces from {s.frames_read} frames ({s.frames_without_face} without a face) "
-              f"-> {s.out_dir}, {s.frames_per_second:.1f} frames/s")
-        if s.faces_saved == 0:
-            raise ValueError(f"no face found in any of the {s.frames_read} frames of {args.video}")
-    elif args.command == "train":
-        from .training import train
+        with _about(args.video, args.out_dir):
+            from .extract import extract
 
+            s = extract(args.video, args.out_dir, size=args.size, every_nth=args.every_nth, max_frames=args.max_frames,
+                        progress=sys.stderr.isatty())  # a bar for people; no bar lines in captured stderr
+        lost = f", {len(s.undecodable_frames)} undecodable frames skipped" if s.undecodable_frames else ""
+        print(f"{s.faces_saved} faces from {s.frames_read} frames ({s.frames_without_face} without a face{lost}) "
+              f"-> {s.out_dir} (clip key {s.clip}), {s.frames_per_second:.1f} frames/s")
+        if s.read_report:
+            _warn(args.video, s.read_report)
+        if s.faces_saved == 0:
+            raise CommandError(args.video, f"no face found in any of the {s.frames_read} frames read")
+    elif args.command == "train":
         for name in ("steps", "batch_size", "size", "chunk"):
             _positive("--" + name.replace("_", "-"), getattr(args, name))
         for folder in (args.a_dir, args.b_dir):
             if not Path(folder).is_dir():
-                raise FileNotFoundError(f"extract folder not found: {folder}")
-        model, history, settings = train(
-            args.a_dir, args.b_dir, args.model_dir, steps=args.steps, batch_size=args.batch_size, size=args.size,
-            learning_rate=args.learning_rate, chunk=args.chunk, preview_every=args.preview_every, mask=args.mask,
-            seed=args.seed)
+                raise CommandError(folder, "extract folder not found")
+        with _about(args.model_dir, args.a_dir, args.b_dir):
+            _import_tensorflow_quietly()  # training imports Keras at import time
+            from .training import train
+
+            model, history, settings = train(
+                args.a_dir, args.b_dir, args.model_dir, steps=args.steps, batch_size=args.batch_size, size=args.size,
+                learning_rate=args.learning_rate, chunk=args.chunk, preview_every=args.preview_every, mask=args.mask,
+                seed=args.seed, progress=sys.stderr.isatty())
         last = {k: v[-1] for k, v in history.history.items()}
         print(f"trained to step {settings['steps']}: loss_a {last['loss_a']:.4f}, loss_b {last['loss_b']:.4f} "
               f"-> {args.model_dir}")
     else:
-        from .convert import convert_video
-        from .training import load_model, read_settings
+        with _about(args.model_dir):
+            _import_tensorflow_quietly()  # training imports Keras at import time
+        from .files import refuse_same_file
+        from .training import CONFIG_FILE, WEIGHTS_FILE, load_model, read_settings
 
-        read_settings(args.model_dir)  # a clear error before TensorFlow starts
-        model, settings = load_model(args.model_dir)
+        model_dir = Path(args.model_dir)
+        with _about(args.out, args.video, args.model_dir):
+            # Before anything is loaded or opened for writing: the output must not be an input.
+            refuse_same_file(args.out, args.video, model_dir, model_dir / WEIGHTS_FILE, model_dir / CONFIG_FILE)
+        with _about(args.model_dir):
+            read_settings(args.model_dir)
+            model, settings = load_model(args.model_dir)
         to = "b" if args.direction == "a2b" else "a"
-        s = convert_video(args.video, model, args.out, to, padding=settings.get("padding"),
-                          every_nth=args.every_nth, max_frames=args.max_frames, label=not args.no_synthetic_label,
-                          blend=args.blend, color=None if args.color == "none" else args.color, mask=args.mask,
-                          crop_size=settings.get("crop_size", 256))
-        print(f"{s.frames_swapped} of {s.frames_written} frames swapped ({len(s.frames_without_face)} without a face) "
-              f"-> {s.out_path}, preview {s.preview_path}, {s.frames_per_second:.1f} frames/s")
+        with _about(args.video, args.out, args.model_dir):
+            from .convert import convert_video
+
+            s = convert_video(args.video, model, args.out, to, padding=settings.get("padding"),
+                              every_nth=args.every_nth, max_frames=args.max_frames, label=not args.no_synthetic_label,
+                              blend=args.blend, color=None if args.color == "none" else args.color, mask=args.mask,
+                              crop_size=settings.get("crop_size", 256), progress=sys.stderr.isatty())
+        lost = f", {len(s.undecodable_frames)} undecodable frames skipped" if s.undecodable_frames else ""
+        print(f"{s.frames_swapped} of {s.frames_written} frames swapped ({len(s.frames_without_face)} without a face"
+              f"{lost}) -> {s.out_path}, preview {s.preview_path}, {s.frames_per_second:.1f} frames/s")
+        if s.read_report:
+            _warn(args.video, s.read_report)
 
 
 def main(argv=None) -> int:
+    """Run the command line; returns the exit status (0, or 2 after one ``error:`` line on stderr)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # FFmpeg's and OpenCV's own messages ("[mpeg4 @ 0x...] header damaged") would add lines to
+    # stderr; the command reports lost frames and errors itself, in the one-line format.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     args = _parser().parse_args(argv)
-    from .video import VideoError
-
     try:
         run(args)
-    except (FileNotFoundError, ValueError, VideoError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except Exception as error:  # the contract: one line, never a traceback
+        problem = _describe(error, getattr(args, "video", None) or getattr(args, "model_dir", None) or "faceswap_lib")
+        print(f"error: {problem.filename}: {problem.message}", file=sys.stderr)
         return 2
     return 0
 
