@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _positive(name: str, value):
     if value is not None and value < 1:
-        raise CommandError(f"python -m faceswap_lib", f"{name} must be >= 1, got {value}")
+        raise CommandError("python -m faceswap_lib", f"{name} must be >= 1, got {value}")
 
 
 def _import_tensorflow_quietly() -> None:
