@@ -38,6 +38,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@( $(PY) -m pip install --upgrade pip \
 	   && $(PY) -m pip install -c requirements/constraints.txt -e ".[dev]" ) > $(VENV)/install.log 2>&1 \
 	  || { tail -n 40 $(VENV)/install.log; echo "make: pip install failed; full log in $(VENV)/install.log"; exit 1; }
+	$(PY) -m sr_lib.perceptual fetch
 	@touch $@
 
 install: $(STAMP)
