@@ -13,7 +13,6 @@ them, so ``import faceswap_lib`` stays cheap and needs neither dlib nor OpenCV):
 - ``training``   faces of an extract folder, warped-pair datasets, previews, resumable ``train``, save/load
 - ``convert``    masks, colour correction, blending, the synthetic label, ``swap_face``, ``convert_video``
 - ``identity``   dlib face-recognition embeddings and the identity score of a swap
-- ``files``      safe writes: refuse an output that is an input, temporary file + rename
 - ``synthetic``  a stand-in moving clip from one photo, for runs without the face clips
 - ``__main__``   the command line: ``python -m faceswap_lib {extract,train,convert}``
 

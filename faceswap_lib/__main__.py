@@ -140,37 +140,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+from sr_lib.console import import_tensorflow_quietly  # noqa: E402  (cheap: imports TF only when called)
+
+
 def _positive(name: str, value):
     if value is not None and value < 1:
         raise CommandError("python -m faceswap_lib", f"{name} must be >= 1, got {value}")
-
-
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up chatter (absl "WARNING: All log messages before ...",
-    "Could not find cuda drivers", "failed call to cuInit") kept off stderr.
-
-    This TensorFlow prints those lines whatever ``TF_CPP_MIN_LOG_LEVEL`` says, which would break
-    the one-line error contract. File descriptor 2 is pointed at a temporary file while TensorFlow
-    loads and finds its devices; if that fails, what it printed is shown after all.
-    """
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # device discovery prints its own lines: do it now
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _warn(file, text: str) -> None:
@@ -203,7 +178,7 @@ def run(args: argparse.Namespace) -> None:
             if not Path(folder).is_dir():
                 raise CommandError(folder, "extract folder not found")
         with _about(args.model_dir, args.a_dir, args.b_dir):
-            _import_tensorflow_quietly()  # training imports Keras at import time
+            import_tensorflow_quietly()  # training imports Keras at import time
             from .training import train
 
             model, history, settings = train(
@@ -215,8 +190,8 @@ def run(args: argparse.Namespace) -> None:
               f"-> {args.model_dir}")
     else:
         with _about(args.model_dir):
-            _import_tensorflow_quietly()  # training imports Keras at import time
-        from .files import refuse_same_file
+            import_tensorflow_quietly()  # training imports Keras at import time
+        from sr_lib.files import refuse_same_file
         from .training import CONFIG_FILE, WEIGHTS_FILE, load_model, read_settings
 
         model_dir = Path(args.model_dir)

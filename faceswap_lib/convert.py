@@ -33,7 +33,6 @@ the input clip is refused before anything is opened for writing.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .files import TEMP_PREFIX, atomic_path
+from sr_lib.files import atomic_path, temporary_name
 
 __all__ = [
     "SYNTHETIC_TEXT",
@@ -452,7 +451,7 @@ def convert_video(
         faceswap_lib.files.SameFileError: ``out_path`` (or its preview) is the input clip.
         ValueError: no face was found in any frame of the clip.
     """
-    from .files import FileError, refuse_same_file
+    from sr_lib.files import FileError, refuse_same_file
     from .landmarks import detect
     from .video import ReadReport, read_frames, video_info
 
@@ -469,7 +468,7 @@ def convert_video(
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
     show = set(np.linspace(0, max(total - 1, 0), 3).round().astype(int).tolist())
-    temporary = out_path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(4)}-{out_path.name}")
+    temporary = temporary_name(out_path)
     writer, written_path = open_writer(temporary, info.fps / every_nth or 25.0, info.width, info.height)
     path = out_path.with_suffix(written_path.suffix)  # .avi if open_writer fell back to MJPG
     report = ReadReport()

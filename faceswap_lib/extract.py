@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .align import DEFAULT_PADDING, aligned_crop
-from .files import FileError, atomic_path, refuse_same_file
+from sr_lib.files import FileError, atomic_path, refuse_same_file
 from .landmarks import detect, load_models
 from .video import ReadReport, read_frames, video_info
 

@@ -183,7 +183,7 @@ def _write_png(path, image):
 
     from sr_lib.images import to_uint8
 
-    from .files import FileError, atomic_path
+    from sr_lib.files import FileError, atomic_path
 
     pixels = to_uint8(image, name=str(path))
     with atomic_path(path) as temporary:
@@ -244,7 +244,7 @@ def save_model(model, folder, settings: dict[str, Any]) -> Path:
     Both are written under temporary names first and renamed only when both are complete, so a
     failure (disk full, interrupted) leaves the folder's earlier model as it was.
     """
-    from .files import atomic_path
+    from sr_lib.files import atomic_path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -262,7 +262,7 @@ def read_settings(folder) -> dict[str, Any]:
     path = folder / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not a face-swap model folder: {CONFIG_FILE} is missing")
-    from .files import FileError
+    from sr_lib.files import FileError
 
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
@@ -284,7 +284,7 @@ def load_model(folder):
         faceswap_lib.files.FileError: settings that are not ours, or a weights file that cannot be
             loaded (truncated, corrupt, or of another model); the message names the file.
     """
-    from .files import FileError
+    from sr_lib.files import FileError
     from .models import faceswap_autoencoder
 
     folder = Path(folder)
@@ -338,7 +338,7 @@ def train(
 
     from .models import faceswap_autoencoder
 
-    from .files import FileError
+    from sr_lib.files import FileError
 
     model_dir = Path(model_dir)
     if model_dir.exists() and not model_dir.is_dir():  # found now, not after the whole training

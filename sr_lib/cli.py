@@ -49,6 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sr_lib.files import same_file
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 #: The SSIM window of sr_lib.metrics: evaluated images must keep this much after the border crop.
@@ -90,37 +92,13 @@ def _file_error(path, error: BaseException) -> str:
 
 
 def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its start-up log lines discarded.
+    """:func:`sr_lib.console.import_tensorflow_quietly`, a failure as one :class:`CliError` line."""
+    from sr_lib.console import import_tensorflow_quietly
 
-    The TensorFlow build here writes INFO lines ("oneDNN custom operations are on", "Could not find
-    cuda drivers") to stderr while importing, before it reads TF_CPP_MIN_LOG_LEVEL; they would
-    break the one-line error contract and mean nothing to a user. If the import itself fails, what
-    it wrote is reported as the error instead of being discarded.
-    """
-    import tempfile
-
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except Exception as error:
-            os.dup2(saved, 2)
-            raise CliError(f"tensorflow: cannot be imported: {_one_line(error)}") from None
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Are ``a`` and ``b`` one file, however reached (relative/absolute, ``..``, symlink, hard link)?"""
     try:
-        return os.path.samefile(a, b)  # both exist: compares device and inode
-    except OSError:
-        return a.resolve() == b.resolve()  # ``b`` does not exist yet: compare the resolved paths
+        import_tensorflow_quietly()
+    except Exception as error:
+        raise CliError(f"tensorflow: cannot be imported: {_one_line(error)}") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -178,7 +156,7 @@ def upscale_file(source: Path, target: Path, upscale, scale: int, *, tile, overl
     from sr_lib.images import to_uint8
     from sr_lib.tiling import upscale_tiled
 
-    if _same_file(source, target):
+    if same_file(source, target):
         raise CliError(f"{target}: is the input {source}; writing it would overwrite the input, choose another path")
     image, alpha = read_image_with_alpha(source, mode="keep")
     if alpha is not None and target.suffix.lower() in (".jpg", ".jpeg"):
@@ -212,7 +190,7 @@ def cmd_upscale(args) -> int:
     if source.is_dir():
         if target.exists() and not target.is_dir():
             raise CliError(f"{target}: the input {source} is a folder, so the output must be a folder too")
-        if _same_file(source, target):
+        if same_file(source, target):
             raise CliError(f"{target}: is the input folder; the results would overwrite the inputs")
         # Listed once, before anything is written: outputs never become inputs of this run.
         files = _image_files(source)
@@ -222,7 +200,7 @@ def cmd_upscale(args) -> int:
     else:
         jobs = [(source, target / source.name if target.is_dir() else target)]
     for src, dst in jobs:  # all checked before the first write (a hard link in the output folder)
-        if _same_file(src, dst):
+        if same_file(src, dst):
             raise CliError(f"{dst}: is the input {src}; writing it would overwrite the input, choose another path")
 
     upscale, scale, multiple, _ = make_upscaler(args.model, args.scale)
@@ -318,7 +296,7 @@ def cmd_evaluate(args) -> int:
             print(f"{name:<20}{p:>8.2f} dB {s:>8.4f}")
     print(evaluation.format_table([result]))
     if args.json:
-        from sr_lib.data.io import atomic_path
+        from sr_lib.files import atomic_path
 
         text = json.dumps({**result.as_dict(), "own_lr": args.own_lr, "seconds": round(seconds, 2)}, indent=1)
         try:

@@ -29,8 +29,7 @@ one of the two files kept its tag. ICC profiles are ignored either way.
 kilobytes on disk and 400 MB decoded. Such a file raises :class:`ImageTooLargeError`, which says
 so and how to allow it (raise ``PIL.Image.MAX_IMAGE_PIXELS``; ``python -m sr_lib``: ``--max-pixels``).
 
-**Writing.** :func:`write_image` (and :func:`atomic_path`, for any other result file) writes to a
-temporary file in the destination folder and renames it over the destination only once the whole
+**Writing.** :func:`write_image` (through :func:`sr_lib.files.atomic_path`) writes to a temporary file in the destination folder and renames it over the destination only once the whole
 file is written, so a failed or interrupted write never leaves a half-written file or destroys an
 earlier result.
 
@@ -44,18 +43,17 @@ broken file through.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sr_lib import images
+from sr_lib.files import atomic_path
 
 __all__ = ["ImageReadError", "ImageTooLargeError", "read_image", "read_image_with_alpha", "write_image",
-           "atomic_path", "ORIENTATIONS"]
+           "ORIENTATIONS"]
 
 #: EXIF Orientation tag (0x0112) -> the NumPy transform of an (H, W, C) array that shows the image
 #: upright, as the EXIF 2.3 standard defines the values and ``PIL.ImageOps.exif_transpose`` applies them.
@@ -216,39 +214,6 @@ def write_image(
         except (KeyError, ValueError) as exc:  # Pillow: unsupported mode for this format
             raise ValueError(f"{label}: cannot save as {path.suffix}: {exc}") from exc
     return path
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Context manager for writing ``path`` all or nothing: yields a temporary path to write to.
-
-    The temporary file is created in ``path``'s folder (created if missing), hidden (its name starts
-    with a dot) and named ``.<name>.<random>.tmp``; when the ``with`` block ends without an
-    exception it is renamed over ``path`` (``os.replace``: atomic on one file system), otherwise
-    deleted, and ``path`` is left as it was. The new file gets the permissions a plain ``open``
-    would give it (``0o666`` minus the umask), not ``mkstemp``'s private ``0o600``.
-
-        with atomic_path("results/r.json") as tmp:
-            tmp.write_text(json.dumps(result))
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-    os.umask(mask)
-    return mask
 
 
 # ----------------------------------------------------------------------------------------------

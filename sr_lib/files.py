@@ -1,6 +1,7 @@
 """Writing files safely: never over an input, never half-written over an earlier result.
 
-Every command of ``python -m faceswap_lib`` that writes follows two rules:
+Every command of ``python -m sr_lib`` and ``python -m faceswap_lib`` that writes follows two rules
+(one home for both libraries: ``faceswap_lib`` imports this module):
 
 1. **Refuse when the output is an input**, however the path reaches it: the same string, a
    relative against an absolute path, a symbolic link, a hard link. :func:`refuse_same_file`
@@ -22,7 +23,7 @@ import secrets
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["FileError", "SameFileError", "same_file", "refuse_same_file", "atomic_path", "TEMP_PREFIX"]
+__all__ = ["FileError", "SameFileError", "same_file", "refuse_same_file", "atomic_path", "temporary_name", "TEMP_PREFIX"]
 
 #: Temporary files start with this (hidden on POSIX; easy to spot and delete after a crash).
 TEMP_PREFIX = ".~tmp-"
@@ -68,13 +69,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(4)}-{path.name}")
+    temporary = temporary_name(path)
     try:
         yield temporary
         if not temporary.exists():
             raise FileError(path, "nothing was written")
+        # The new file gets the permissions a plain open() would give it (0o666 minus the umask).
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
+
+
+def temporary_name(path: str | os.PathLike) -> Path:
+    """A fresh hidden name beside ``path`` that ends with ``path``'s whole name (so its extension)."""
+    path = Path(path)
+    return path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(4)}-{path.name}")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
