@@ -53,6 +53,8 @@ from sr_lib.files import same_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
+#: sr_lib.lpips.MIN_SIZE (not imported: it would pull in Keras for every command).
+LPIPS_MIN_SIZE = 32
 #: The SSIM window of sr_lib.metrics: evaluated images must keep this much after the border crop.
 SSIM_WINDOW = 11
 
@@ -237,9 +239,12 @@ def cmd_upscale(args) -> int:
 # evaluate
 
 
-def evaluation_pairs_for(dataset: str, scale: int, *, own_lr: bool = False):
+def evaluation_pairs_for(dataset: str, scale: int, *, own_lr: bool = False, lpips: bool = False):
     """(pairs, label): a benchmark (Set5, Set14: their own LR unless ``own_lr``), another registered
-    dataset or a folder of HR images (LR made with the MATLAB-compatible ``imresize``)."""
+    dataset or a folder of HR images (LR made with the MATLAB-compatible ``imresize``).
+
+    Folder images too small to measure are refused by name: after the border crop SSIM needs its
+    11 x 11 window and, with ``lpips``, LPIPS needs 32 x 32 pixels."""
     from sr_lib.data import datasets, registry
     from sr_lib.data.io import read_image
 
@@ -254,8 +259,9 @@ def evaluation_pairs_for(dataset: str, scale: int, *, own_lr: bool = False):
     files = _image_files(folder)
     if not files:
         raise CliError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
-    # Smallest side that keeps an SSIM window after modcrop and the border crop of ``scale`` pixels.
-    smallest = -(-(SSIM_WINDOW + 2 * scale) // scale) * scale
+    # Smallest side that keeps an SSIM window (and LPIPS' 32 pixels) after modcrop and the border crop.
+    needed = max(SSIM_WINDOW, LPIPS_MIN_SIZE if lpips else 0)
+    smallest = -(-(needed + 2 * scale) // scale) * scale
     images = []
     for path in files:
         try:
@@ -265,7 +271,8 @@ def evaluation_pairs_for(dataset: str, scale: int, *, own_lr: bool = False):
         if min(image.shape[:2]) < smallest:
             raise CliError(
                 f"{path}: {image.shape[1]}x{image.shape[0]} pixels is too small to evaluate at x{scale}: "
-                f"SSIM needs {SSIM_WINDOW}x{SSIM_WINDOW} pixels after cropping the {scale}-pixel border, "
+                f"{'LPIPS' if needed > SSIM_WINDOW else 'SSIM'} needs {needed}x{needed} pixels after cropping the "
+                f"{scale}-pixel border{' (or pass --no-lpips)' if needed > SSIM_WINDOW else ''}, "
                 f"so at least {smallest}x{smallest}"
             )
         images.append((path.stem, image))
@@ -279,21 +286,30 @@ def cmd_evaluate(args) -> int:
 
     upscale, scale, _, _ = make_upscaler(args.model, args.scale)
     try:
-        pairs, label = evaluation_pairs_for(args.dataset, scale, own_lr=args.own_lr)
+        pairs, label = evaluation_pairs_for(args.dataset, scale, own_lr=args.own_lr, lpips=not args.no_lpips)
     except CliError:
         raise
     except (DatasetUnavailableError, ImageReadError, FileNotFoundError, ValueError, KeyError) as error:
         raise CliError(f"{args.dataset}: {_one_line(error)}") from None
+    with_lpips = not args.no_lpips
+    if with_lpips:
+        from sr_lib.perceptual import converted_weights_file
+
+        if not converted_weights_file().is_file():
+            raise CliError(f"{converted_weights_file()}: LPIPS needs the converted VGG-16/LPIPS weights; "
+                           "run `make install` or `python -m sr_lib.perceptual fetch` (or pass --no-lpips)")
+        _import_tensorflow_quietly()
     started = time.perf_counter()
     try:
         result = evaluation.evaluate(lambda lr, s: upscale(lr), pairs, method=args.model, dataset=label,
-                                     progress=not args.quiet)
+                                     progress=not args.quiet, lpips=with_lpips)
     except Exception as error:  # the message starts with the image's name (evaluation.evaluate)
         raise CliError(_file_error(args.dataset, error)) from None
     seconds = time.perf_counter() - started
     if args.per_image:
-        for name, p, s in zip(result.names, result.psnr, result.ssim):
-            print(f"{name:<20}{p:>8.2f} dB {s:>8.4f}")
+        lpips_values = result.lpips or [None] * len(result.names)
+        for name, p, s, d in zip(result.names, result.psnr, result.ssim, lpips_values):
+            print(f"{name:<20}{p:>8.2f} dB {s:>8.4f}" + (f" {d:>8.4f}" if d is not None else ""))
     print(evaluation.format_table([result]))
     if args.json:
         from sr_lib.files import atomic_path
@@ -357,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="Set5, Set14, another registered dataset, or a folder of HR images")
     p.add_argument("--scale", type=int, default=None, help="upscaling factor (default: the model's)")
     p.add_argument("--own-lr", action="store_true", help="Set5/Set14: make LR with sr_lib's imresize instead")
+    p.add_argument("--no-lpips", action="store_true",
+                   help="skip LPIPS (measured by default beside PSNR-Y and SSIM-Y: RGB, border = scale; ~1-2 s per image)")
     p.add_argument("--per-image", action="store_true", help="also print every image's scores")
     p.add_argument("--json", default=None, help="also write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

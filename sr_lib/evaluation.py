@@ -1,4 +1,4 @@
-"""Run an upscaler over (LR, HR) pairs and tabulate PSNR / SSIM with the SR protocol.
+"""Run an upscaler over (LR, HR) pairs and tabulate PSNR / SSIM (and optionally LPIPS) with the SR protocol.
 
 An *upscaler* is any callable ``f(lr, scale) -> sr`` on float32 [0, 1] (h, w, C) images returning
 (h * scale, w * scale, C). The interpolation baselines below are upscalers; so is a wrapped Keras model.
@@ -52,7 +52,7 @@ BASELINES: dict[str, Upscaler] = {
 
 @dataclass
 class EvaluationResult:
-    """Per-image and mean PSNR (dB) / SSIM for one method on one set of pairs."""
+    """Per-image and mean PSNR (dB) / SSIM, and LPIPS when measured, for one method on one set of pairs."""
 
     method: str
     dataset: str
@@ -60,6 +60,7 @@ class EvaluationResult:
     names: list[str] = field(default_factory=list)
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
+    lpips: list[float] = field(default_factory=list)  # empty unless evaluate(..., lpips=True)
 
     @property
     def mean_psnr(self) -> float:
@@ -69,14 +70,23 @@ class EvaluationResult:
     def mean_ssim(self) -> float:
         return float(np.mean(self.ssim))
 
+    @property
+    def mean_lpips(self) -> float | None:
+        return float(np.mean(self.lpips)) if self.lpips else None
+
     def as_dict(self) -> dict:
-        return {
+        result = {
             "method": self.method, "dataset": self.dataset, "scale": self.scale,
             "psnr": self.mean_psnr, "ssim": self.mean_ssim,
             "per_image": [
                 {"name": n, "psnr": p, "ssim": s} for n, p, s in zip(self.names, self.psnr, self.ssim)
             ],
         }
+        if self.lpips:
+            result["lpips"] = self.mean_lpips
+            for entry, value in zip(result["per_image"], self.lpips):
+                entry["lpips"] = value
+        return result
 
 
 def evaluate(
@@ -87,6 +97,7 @@ def evaluate(
     dataset: str = "",
     channel: str = "y",
     progress: bool = False,
+    lpips: bool = False,
 ) -> EvaluationResult:
     """Upscale every ``pair.lr`` and compare with ``pair.hr`` (border = scale, 8-bit, Y channel).
 
@@ -94,6 +105,8 @@ def evaluate(
         upscaler: ``f(lr, scale) -> sr`` on float32 [0, 1] images.
         pairs: objects with ``name``, ``lr``, ``hr``, ``scale`` (e.g. ``sr_lib.data.ImagePair``).
         channel: "y" (the published protocol) or "rgb".
+        lpips: also measure :func:`sr_lib.metrics.lpips` (RGB, same border; needs the converted
+            VGG-16/LPIPS weights and about 1-2 s per 512 x 512 image on 2 CPU cores).
 
     Raises:
         ValueError: no pairs, an upscaler result of the wrong shape, or a pair the metrics refuse
@@ -117,6 +130,8 @@ def evaluate(
         try:
             scores = (metrics.psnr(sr, pair.hr, border=pair.scale, channel=channel),
                       metrics.ssim(sr, pair.hr, border=pair.scale, channel=channel))
+            if lpips:
+                result.lpips.append(metrics.lpips(sr, pair.hr, border=pair.scale))
         except ValueError as error:  # e.g. an image too small for the SSIM window: say which one
             raise ValueError(f"{pair.name}: {error}") from error
         result.names.append(pair.name)
@@ -126,19 +141,28 @@ def evaluate(
 
 
 def format_table(results: Sequence[EvaluationResult]) -> str:
-    """A plain-text table: one row per method, one PSNR / SSIM column pair per (dataset, scale)."""
+    """A plain-text table: one row per method, one PSNR / SSIM (/ LPIPS, when measured) cell per (dataset, scale)."""
     columns = []
     for r in results:
         if (r.dataset, r.scale) not in columns:
             columns.append((r.dataset, r.scale))
     methods = list(dict.fromkeys(r.method for r in results))
     lookup = {(r.method, r.dataset, r.scale): r for r in results}
-    header = f"{'method':<12}" + "".join(f"{f'{d} x{s}':>20}" for d, s in columns)
-    lines = [header, f"{'':<12}" + "".join(f"{'PSNR / SSIM':>20}" for _ in columns)]
+    with_lpips = any(r.lpips for r in results)
+    width = 29 if with_lpips else 20
+    unit = "PSNR / SSIM / LPIPS" if with_lpips else "PSNR / SSIM"
+    header = f"{'method':<12}" + "".join(f"{f'{d} x{s}':>{width}}" for d, s in columns)
+    lines = [header, f"{'':<12}" + "".join(f"{unit:>{width}}" for _ in columns)]
     for m in methods:
         cells = []
         for d, s in columns:
             r = lookup.get((m, d, s))
-            cells.append(f"{r.mean_psnr:>11.2f} / {r.mean_ssim:.4f}" if r else f"{'-':>20}")
-        lines.append(f"{m:<12}" + "".join(f"{c:>20}" for c in cells))
+            if r is None:
+                cells.append("-")
+                continue
+            cell = f"{r.mean_psnr:.2f} / {r.mean_ssim:.4f}"
+            if with_lpips:
+                cell += f" / {r.mean_lpips:.4f}" if r.lpips else " / -"
+            cells.append(cell)
+        lines.append(f"{m:<12}" + "".join(f"{c:>{width}}" for c in cells))
     return "\n".join(lines)

@@ -43,6 +43,7 @@ __all__ = [
     "rgb_to_y",
     "psnr",
     "ssim",
+    "lpips",
 ]
 
 # MATLAB rgb2ycbcr (BT.601, studio swing) for RGB in [0, 1]; rows give Y, Cb, Cr on the 0..255 scale.
@@ -237,3 +238,29 @@ def ssim(sr: np.ndarray, hr: np.ndarray, *, border: int = 0, channel: str = "y")
     """
     a, b = _prepare(sr, hr, border, channel)
     return float(np.mean([_ssim_single_channel(a[..., c], b[..., c]) for c in range(a.shape[-1])]))
+
+
+def lpips(sr: np.ndarray, hr: np.ndarray, *, border: int = 0) -> float:
+    """LPIPS-VGG v0.1 (Zhang et al. 2018) under the SR protocol: lower is closer, 0 for identical images.
+
+    The protocol's steps 1 and 3 as for PSNR and SSIM (8-bit images, ``border`` pixels cropped on every
+    side), then :func:`sr_lib.lpips.lpips` on the **RGB** images (LPIPS is defined on colour; a
+    grayscale pair is repeated to RGB), as perceptual SR papers and BasicSR report it. Needs the
+    converted VGG-16/LPIPS weights (``make install``); imports Keras on first use.
+
+    Args:
+        sr, hr: as for :func:`psnr`; after cropping at least 32 x 32 pixels.
+        border: pixels cropped on every side; use the scale factor for SR results.
+
+    Returns:
+        LPIPS distance (dimensionless, >= 0; visible distortions score about 0.05 to 0.7).
+
+    Raises:
+        ValueError: shapes differ, or a border that leaves nothing.
+        sr_lib.images.ImageError: as for :func:`psnr`, and images under 32 x 32 pixels after cropping.
+        sr_lib.perceptual.PerceptualWeightsUnavailable: the weights were not fetched.
+    """
+    from sr_lib.lpips import lpips as lpips_distance  # Keras: only when asked for
+
+    a, b = _prepare(sr, hr, border, "rgb")  # 0..255 float64, rounded to 8 bits, cropped
+    return lpips_distance((a / 255.0).astype(np.float32), (b / 255.0).astype(np.float32))

@@ -112,7 +112,7 @@ def test_evaluate_bicubic_on_a_folder_matches_a_numpy_psnr(tmp_path):
     for i, image in enumerate(images):
         Image.fromarray(image).save(folder / f"img{i}.png")
     assert main(["evaluate", "--model", "bicubic", "--dataset", str(folder), "--scale", "3", "--quiet",
-                 "--json", str(tmp_path / "r.json")]) == 0
+                 "--no-lpips", "--json", str(tmp_path / "r.json")]) == 0
     result = json.loads((tmp_path / "r.json").read_text())
 
     def y(rgb8):  # BT.601 luma on the 0..255 scale, as the published MATLAB code computes it
@@ -132,9 +132,47 @@ def test_evaluate_bicubic_on_a_folder_matches_a_numpy_psnr(tmp_path):
 def test_evaluate_espcn_x4_reproduces_its_registered_set5_score(mirror, capsys):
     from sr_lib import pretrained
 
-    assert main(["evaluate", "--model", "espcn_x4", "--dataset", "Set5", "--quiet"]) == 0
+    assert main(["evaluate", "--model", "espcn_x4", "--dataset", "Set5", "--quiet", "--no-lpips"]) == 0
     recorded = pretrained.registry()["espcn_x4"]["scores"]["Set5"]["psnr"]
     assert f"{recorded:.2f}" in capsys.readouterr().out
+
+
+def _lpips_weights():
+    from sr_lib import perceptual
+
+    if not (perceptual.converted_weights_file().is_file() and perceptual.lpips_heads_file().is_file()):
+        pytest.skip("LPIPS weights not converted: run `make install` or `python -m sr_lib.perceptual fetch`")
+
+
+def test_evaluate_reports_lpips_beside_psnr_and_ssim(tmp_path):
+    """LPIPS by default: RGB, 8-bit, border = scale, per image and mean, in the table and the JSON."""
+    from sr_lib.data.imresize import imresize
+    from sr_lib.lpips import lpips
+
+    _lpips_weights()
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    image = _smooth(48, 60, 3, seed=4)
+    Image.fromarray(image).save(folder / "a.png")
+    assert main(["evaluate", "--model", "bicubic", "--dataset", str(folder), "--scale", "2", "--quiet",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    sr = imresize(imresize(image, 1 / 2), 2)  # MATLAB's bicubic on the 8-bit LR, uint8 out
+    expected = lpips(sr[2:-2, 2:-2], image[2:-2, 2:-2])
+    assert result["lpips"] == pytest.approx(expected, abs=1e-6)
+    assert result["per_image"][0]["lpips"] == pytest.approx(expected, abs=1e-6)
+    assert 0 < expected < 1
+
+
+def test_evaluate_without_lpips_weights_says_how_to_get_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SRFS_CACHE_DIR", str(tmp_path / "empty_cache"))
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    Image.fromarray(_smooth(48, 48, 3, seed=1)).save(folder / "a.png")
+    assert main(["evaluate", "--model", "bicubic", "--dataset", str(folder), "--scale", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "make install" in err and "--no-lpips" in err
 
 
 def test_an_rgb_model_from_any_factory_runs_through_load_and_the_cli(tmp_path, monkeypatch):

@@ -45,3 +45,38 @@ def test_interpolate_output_is_float_in_range(pairs):
     out = evaluation.interpolate(pairs[0].lr, 4, "bilinear")
     assert out.dtype == np.float32 and out.shape == pairs[0].hr.shape
     assert out.min() >= 0 and out.max() <= 1
+
+
+def _lpips_weights():
+    from sr_lib import perceptual
+
+    if not (perceptual.converted_weights_file().is_file() and perceptual.lpips_heads_file().is_file()):
+        pytest.skip("LPIPS weights not converted: run `make install` or `python -m sr_lib.perceptual fetch`")
+
+
+def test_metrics_lpips_is_lpips_of_the_8_bit_rgb_images_without_the_border():
+    from sr_lib.lpips import lpips
+
+    _lpips_weights()
+    rng = np.random.default_rng(0)
+    hr = rng.random((48, 56, 3)).astype(np.float32)
+    sr = np.clip(hr + rng.normal(0, 0.05, hr.shape), -0.1, 1.1).astype(np.float32)  # overshoot too
+    by_hand = lpips(np.round(np.clip(sr, 0, 1) * 255).astype(np.uint8)[4:-4, 4:-4],
+                    np.round(hr * 255).astype(np.uint8)[4:-4, 4:-4])
+    assert metrics.lpips(sr, hr, border=4) == pytest.approx(by_hand, abs=1e-6)
+    assert metrics.lpips(hr, hr, border=4) == pytest.approx(0.0, abs=1e-7)
+    gray = hr[..., :1]
+    assert metrics.lpips(sr[..., :1], gray) == pytest.approx(
+        metrics.lpips(np.repeat(sr[..., :1], 3, -1), np.repeat(gray, 3, -1)), abs=1e-6)
+
+
+def test_evaluate_with_lpips_ranks_bicubic_above_nearest(pairs):
+    _lpips_weights()
+    results = {m: evaluation.evaluate(evaluation.BASELINES[m], pairs, method=m, dataset="photos", lpips=True)
+               for m in ("nearest", "bicubic")}
+    for result in results.values():
+        assert len(result.lpips) == len(pairs) and result.as_dict()["lpips"] == pytest.approx(result.mean_lpips)
+    # Blocky nearest-neighbour x4 is perceptually worse than bicubic (both far from 0).
+    assert 0.05 < results["bicubic"].mean_lpips < results["nearest"].mean_lpips
+    assert "PSNR / SSIM / LPIPS" in evaluation.format_table(list(results.values()))
+    assert "LPIPS" not in evaluation.format_table([evaluation.evaluate(evaluation.bicubic, pairs)])
