@@ -3,8 +3,10 @@
 :class:`SRGAN` trains any SR generator against any discriminator (Goodfellow et al. 2014):
 
 - SRGAN (Ledig et al. 2017, arXiv 1609.04802): ``srresnet`` vs ``srgan_discriminator``, content
-  loss = VGG features (``PerceptualLoss(("block5_conv4",), network="vgg19")``), adversarial weight
-  ``1e-3`` (their Eq. 3).
+  loss = VGG features, adversarial weight ``1e-3`` (their Eq. 3). The paper's VGG-19 relu5_4 is
+  ``PerceptualLoss(("block5_conv4",), weights="imagenet", network="vgg19")`` (Keras' weights, a
+  download); with the default offline weights (torchvision's VGG-16) its counterpart is relu5_3,
+  ``PerceptualLoss(("block5_conv3",))`` (notebook 04 and the shipped ``srgan_x4``).
 - pix2pix-style (Isola et al. 2017, arXiv 1611.07004): ``unet`` vs a *conditional*
   ``patchgan_critic``; with ``conditional=True`` the critic sees ``[bicubic(lr), image]``, so it
   judges whether the image is a plausible sharpening of *this* input.
