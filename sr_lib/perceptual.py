@@ -3,11 +3,13 @@
 Johnson, Alahi & Fei-Fei 2016, "Perceptual Losses for Real-Time Style Transfer and
 Super-Resolution" (arXiv 1603.08155): a per-pixel loss punishes every small shift of an edge, and
 its minimiser for an uncertain pixel is the blurry average of the possibilities. Comparing the
-activations of a network trained on ImageNet instead (VGG-16 ``relu3_3``, which is the output of
-Keras' ``block3_conv3`` layer: its activation is the ReLU) asks for the same *features* — edges,
-textures — rather than the same numbers. SRGAN (Ledig et al. 2017) uses VGG-19 ``relu5_4``
-(``block5_conv4``) as its content loss. The optional Gram-matrix (style) term is Gatys et al.'s
-(2016): it matches which features occur together, ignoring where.
+activations of a network trained on ImageNet instead asks for the same *features* — edges,
+textures — rather than the same numbers. Johnson et al. train their super-resolution (and
+style-transfer) networks on VGG-16 ``relu2_2``, the output of Keras' ``block2_conv2`` layer (its
+activation is the ReLU); ``relu3_3`` (``block3_conv3``, this module's default) is the content layer
+of the style-transfer models in Johnson's released code (fast-neural-style). SRGAN (Ledig et al.
+2017) uses VGG-19 ``relu5_4`` (``block5_conv4``) as its content loss. The optional Gram-matrix
+(style) term is Gatys et al.'s (2016): it matches which features occur together, ignoring where.
 
 Everything here follows the library's convention: images are float32 in [0, 1], NHWC; one or three
 channels (a one-channel image is repeated to RGB before VGG sees it).
