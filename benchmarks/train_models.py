@@ -9,14 +9,19 @@ Recipes (the notebooks' demo settings, with more steps where a few minutes of CP
   (registry ``input="bicubic"``), measured at x4.
 - ``unet_x4``: ``models.unet(4, filters=32, depth=2)`` (LR-space U-Net, bicubic shortcut), MSE, T91 RGB,
   12 x 12 LR patches, batch 8, Adam 1e-3 — notebook 03's MSE variant.
+- ``unet_x4_perceptual``: the same U-Net and data as ``unet_x4``, trained with notebook 03's perceptual
+  variant: the feature loss on torchvision's ImageNet VGG-16 ``relu2_2`` (``block2_conv2``, Johnson et
+  al. 2016's super-resolution layer; ``PerceptualLoss``'s default scale, which puts it at the size of
+  MAE on bicubic patches) + 1.0 x MAE. Needs the converted VGG weights (``make install``).
 - ``srgan_x4_demo``: SRGAN's phase 2 started from the shipped ``srresnet_x4_demo`` generator, with
   the *pixel* content loss (the paper's "SRGAN-MSE" variant, Ledig et al. 2017, Table 1) + 1e-3
   adversarial loss against ``models.srgan_discriminator``. The VGG content loss of the paper needs
   ImageNet weights that this machine cannot download, and a GAN trained on an untrained VGG is not
   something to ship; SRGAN-MSE needs no VGG.
 
-Usage: python benchmarks/train_models.py [autoencoder_x4 unet_x4 srgan_x4_demo] [--steps N] [--save]
-(no name: all three, as ``make benchmarks`` runs it)
+Usage: python benchmarks/train_models.py [autoencoder_x4 unet_x4 unet_x4_perceptual srgan_x4_demo]
+       [--steps N] [--save]
+(no name: all of them, as ``make benchmarks`` runs it)
 Prints a table, writes ``results/<name>.json``; ``--save`` ships the weights to ``assets/weights/``.
 Needs T91, Set5 and Set14 (SRFS_DATA_DIR pointing at the mirror, or the download cache).
 """
@@ -75,6 +80,26 @@ def unet_x4(steps: int, seed: int):
     return model, "unet", kwargs, dataset, upscaler, recipe, 8
 
 
+def unet_x4_perceptual(steps: int, seed: int):
+    kwargs = {"scale": 4, "filters": 32, "depth": 2}
+    model = models.unet(**kwargs)
+    perceptual = losses.PerceptualLoss(layers=("block2_conv2",))
+    perceptual.extractor()  # fail now, with the command that fetches the weights, rather than mid-training
+
+    def loss(y_true, y_pred):
+        return perceptual(y_true, y_pred) + 1.0 * losses.mae(y_true, y_pred)
+
+    model.compile(optimizer=keras.optimizers.Adam(step_schedule(1e-3, steps)), loss=loss)
+    dataset = make_dataset(t91_pairs(4, 12), scale=4, lr_patch=12, batch_size=8, seed=seed)
+    upscaler = model_upscaler(model, channel="rgb", multiple=4)
+    recipe = {"data": f"T91 RGB, LR by MATLAB-compatible bicubic, 12 x 12 LR patches; {T91_AUGMENT}",
+              "mode": "notebook 03 demo recipe (perceptual variant), longer", "channel": "rgb", "multiple": 4,
+              "batch_size": 8, "lr_patch": 12, "optimizer": "Adam 0.001, x0.1 at 70% and 90%",
+              "loss": "VGG-16 relu2_2 feature loss (torchvision ImageNet weights 'lpips-vgg16', scale 1/12.75^2) "
+                      "+ 1.0 x MAE"}
+    return model, "unet", kwargs, dataset, upscaler, recipe, 8
+
+
 def srgan_x4_demo(steps: int, seed: int):
     source = "srresnet_x4_demo"
     entry = pretrained.info(source)
@@ -95,7 +120,8 @@ def srgan_x4_demo(steps: int, seed: int):
     return gan, "srresnet", entry["kwargs"], dataset, upscaler, recipe, batch
 
 
-RECIPES = {"autoencoder_x4": (autoencoder_x4, 4000), "unet_x4": (unet_x4, 3000), "srgan_x4_demo": (srgan_x4_demo, 1000)}
+RECIPES = {"autoencoder_x4": (autoencoder_x4, 4000), "unet_x4": (unet_x4, 3000),
+           "unet_x4_perceptual": (unet_x4_perceptual, 2000), "srgan_x4_demo": (srgan_x4_demo, 1000)}
 
 
 def main() -> None:
