@@ -5,15 +5,19 @@ Nothing in either is typed by hand: every number is read from
 - ``assets/weights/registry.json``   the shipped models: Set5/Set14 scores measured right after training
   (``tests/test_pretrained.py`` re-measures them from the files), steps, training time, data;
 - ``results/bicubic_baseline.json``  the bicubic rows;
+- ``results/perception_distortion.json``  the LPIPS columns (bicubic and the shipped models; a model's
+  row counts only while the registry still ships the weights it measured, by sha256) and the
+  perception–distortion figure;
 - ``results/inference_speed.json``   parameters, FLOPs per output pixel, CPU inference speed, peak memory;
 - ``results/autoencoder_losses.json`` notebook 02's autoencoder (one row per loss);
 - ``results/upsampling_heads.json``, ``results/gan_speed.json``  training throughput;
 - ``results/extract_faces.json``, ``results/faceswap_speed.json``  face extraction and face-swap speed;
 - any other ``results/*.json`` with an ``"sr_rows"`` list, each row
-  ``{"method", "scale", "Set5": {"psnr", "ssim"}, "Set14": {...}, "parameters"?, "training"?}``
+  ``{"method", "scale", "Set5": {"psnr", "ssim", "lpips"?}, "Set14": {...}, "parameters"?, "training"?}``
   (the convention for notebooks that add models later);
 
-plus :data:`PUBLISHED`, the papers' own numbers, for context. Files that do not exist yet are skipped.
+plus :data:`PUBLISHED`, the papers' own numbers, for context. Files that do not exist yet are skipped;
+a cell without a measurement stays empty.
 
 Usage: python tools/make_results.py [--check]   (``--check``: exit 1 if README/RESULTS.md are stale)
 ``tests/test_results_table.py`` fails when the README or RESULTS.md disagree with ``results/``.
@@ -78,11 +82,33 @@ def _minutes(seconds) -> str:
     return "" if seconds is None else (f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s")
 
 
+def _lpips_cell(value) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def lpips_scores(results: Path, registry: dict) -> dict[tuple[str, str, int], float]:
+    """``{(method, dataset, scale): mean LPIPS}`` from ``results/perception_distortion.json``: bicubic, and
+    registered models whose measured weights (sha256) are the ones the registry ships now."""
+    data = _load(results, "perception_distortion.json") or {}
+    found = {}
+    for r in data.get("rows", []):
+        if r.get("lpips") is None:
+            continue
+        if r["method"] != "bicubic" and r.get("weights_sha256") != registry.get(r["method"], {}).get("sha256"):
+            continue  # retrained or removed since it was measured: not a measurement of the shipped weights
+        found[(r["method"], r["dataset"], r["scale"])] = r["lpips"]
+    return found
+
+
 def quality_rows(results: Path, weights: Path) -> list[dict]:
-    """One row per (method, scale): Set5 / Set14 scores, size, cost, speed, how it was trained."""
+    """One row per (method, scale): Set5 / Set14 scores (PSNR-Y, SSIM, LPIPS when measured), size, cost,
+    speed, how it was trained."""
     speed_rows_ = (_load(results, "inference_speed.json") or {}).get("rows", [])
     speed = {r["method"]: r for r in speed_rows_}
     speed_by_key = {(r["method"], r["scale"]): r for r in speed_rows_}
+    registry_path = weights / "registry.json"
+    registry = json.loads(registry_path.read_text()) if registry_path.is_file() else {}
+    lpips = lpips_scores(results, registry)
     rows = []
     bicubic = _load(results, "bicubic_baseline.json")
     if bicubic:
@@ -90,16 +116,17 @@ def quality_rows(results: Path, weights: Path) -> list[dict]:
         for scale in (2, 3, 4):
             rows.append({"method": "bicubic (ours)", "scale": scale, "Set5": found.get(("Set5", scale)),
                          "Set14": found.get(("Set14", scale)), "parameters": 0, "flops": None,
+                         "lpips": {d: lpips.get(("bicubic", d, scale)) for d in ("Set5", "Set14")},
                          "ms": speed_by_key.get(("bicubic", scale), {}).get("ms_per_output_megapixel"),
                          "training": "none", "source": "`benchmarks/bicubic_baseline.py`"})
-    registry_path = weights / "registry.json"
-    registry = json.loads(registry_path.read_text()) if registry_path.is_file() else {}
     for name, entry in sorted(registry.items()):
         scores = entry.get("scores", {})
         s = speed.get(name, {})
+        scale = entry.get("kwargs", {}).get("scale", entry.get("scale"))
         trained = f"{entry.get('steps', '?'):,} steps, {_minutes(entry.get('train_seconds'))}; {entry.get('data', '')}"
-        rows.append({"method": f"`{name}`", "scale": entry.get("kwargs", {}).get("scale", entry.get("scale")),
+        rows.append({"method": f"`{name}`", "scale": scale,
                      "Set5": scores.get("Set5"), "Set14": scores.get("Set14"),
+                     "lpips": {d: lpips.get((name, d, scale)) for d in ("Set5", "Set14")},
                      "parameters": s.get("parameters"), "flops": s.get("flops_per_output_pixel"),
                      "ms": s.get("ms_per_output_megapixel"), "training": trained,
                      "source": "`assets/weights/registry.json`"})
@@ -116,6 +143,7 @@ def quality_rows(results: Path, weights: Path) -> list[dict]:
         data = json.loads(path.read_text())
         for r in data.get("sr_rows", []) if isinstance(data, dict) else []:
             rows.append({"method": r["method"], "scale": r["scale"], "Set5": r.get("Set5"), "Set14": r.get("Set14"),
+                         "lpips": {d: (r.get(d) or {}).get("lpips") for d in ("Set5", "Set14")},
                          "parameters": r.get("parameters"), "flops": r.get("flops_per_output_pixel"),
                          "ms": r.get("ms_per_output_megapixel"), "training": r.get("training", ""),
                          "source": f"`results/{path.name}`"})
@@ -123,17 +151,58 @@ def quality_rows(results: Path, weights: Path) -> list[dict]:
 
 
 def quality_table(rows, with_training: bool = True) -> list[str]:
-    head = "| method | scale | Set5 PSNR-Y / SSIM | Set14 PSNR-Y / SSIM | parameters | FLOPs / output px | ms / output MP (2 CPU cores) |"
-    rule = "|---|---|---|---|---|---|---|"
+    head = ("| method | scale | Set5 PSNR-Y / SSIM | Set5 LPIPS ↓ | Set14 PSNR-Y / SSIM | Set14 LPIPS ↓ | parameters "
+            "| FLOPs / output px | ms / output MP (2 CPU cores) |")
+    rule = "|---|---|---|---|---|---|---|---|---|"
     if with_training:
         head, rule = head + " trained | source |", rule + "---|---|"
     lines = [head, rule]
     for r in rows:
-        line = (f"| {r['method']} | ×{r['scale']} | {_cell(r['Set5'])} | {_cell(r['Set14'])} | {_int(r['parameters'])} "
+        lpips = r.get("lpips") or {}
+        line = (f"| {r['method']} | ×{r['scale']} | {_cell(r['Set5'])} | {_lpips_cell(lpips.get('Set5'))} "
+                f"| {_cell(r['Set14'])} | {_lpips_cell(lpips.get('Set14'))} | {_int(r['parameters'])} "
                 f"| {_int(r['flops'])} | {_int(r['ms'])} |")
         if with_training:
             line += f" {r['training']} | {r['source']} |"
         lines.append(line)
+    return lines
+
+
+def lpips_note(results: Path) -> str:
+    """The sentence under a quality table: what the LPIPS columns measured, with which weights."""
+    data = _load(results, "perception_distortion.json")
+    if not data:
+        return ("LPIPS columns: no `results/perception_distortion.json` yet (run "
+                "`python benchmarks/perception_distortion.py`); empty cells are not measured.")
+    return (f"LPIPS = LPIPS-VGG v0.1 (Zhang et al. 2018) on the 8-bit **RGB** images with border = scale, "
+            f"**lower is better** (0 = identical); weights: {data['lpips_weights']}; measured by "
+            "`benchmarks/perception_distortion.py` (`results/perception_distortion.json`). An empty LPIPS cell "
+            "has no measurement (not run yet, or the shipped weights changed since).")
+
+
+def perception_lines(results: Path, weights: Path) -> list[str]:
+    """RESULTS.md's perception–distortion section: the figure and its points."""
+    data = _load(results, "perception_distortion.json")
+    if not data:
+        return ["(no `results/perception_distortion.json` yet: run `python benchmarks/perception_distortion.py`)"]
+    figure = data["figure"]
+    registry_path = weights / "registry.json"
+    registry = json.loads(registry_path.read_text()) if registry_path.is_file() else {}
+    current = lpips_scores(results, registry)
+    points = [r for r in data["rows"] if (r["dataset"], r["scale"]) == (figure["dataset"], figure["scale"])
+              and (r["method"], r["dataset"], r["scale"]) in current]
+    lines = [f"Blau & Michaeli, *The Perception-Distortion Tradeoff*, CVPR 2018 (arXiv 1711.06077): beyond a point, "
+             "lower distortion (higher PSNR) costs perceptual quality and the reverse, so a method is described by "
+             "a point in this plane, not by one number. They measure perceptual quality without a reference; "
+             "here the full-reference LPIPS stands in for it, as in perceptual SR papers. "
+             f"{figure['dataset']} ×{figure['scale']}, bicubic and every shipped ×{figure['scale']} model; "
+             "x = LPIPS (lower is better), y = PSNR-Y (higher is better); LPIPS as in the table above.", ""]
+    if (results / "perception_distortion.png").is_file():
+        lines += [f"![PSNR-Y against LPIPS on {figure['dataset']} ×{figure['scale']}](perception_distortion.png)", ""]
+    lines += ["| method | PSNR-Y (dB) | SSIM | LPIPS ↓ |", "|---|---|---|---|"]
+    for r in sorted(points, key=lambda r: r["lpips"]):
+        lines.append(f"| {'bicubic' if r['method'] == 'bicubic' else '`' + r['method'] + '`'} | {r['psnr']:.2f} "
+                     f"| {r['ssim']:.4f} | {r['lpips']:.4f} |")
     return lines
 
 
@@ -219,10 +288,13 @@ def results_markdown(results: Path = ROOT / "results", weights: Path = ROOT / "a
              "`input=\"bicubic\"`); the loss-comparison rows of `benchmarks/autoencoder_losses.py` list no "
              "FLOPs or speed.", ""]
     parts += quality_table(rows)
+    parts += ["", lpips_note(results)]
     parts += ["", "## Published numbers, for context", "",
               "As reported in the papers (their training data and budgets differ from ours; SSIM only where "
               "transcribed).", ""]
     parts += published_table()
+    parts += ["", "## Perception–distortion plane (`benchmarks/perception_distortion.py`)", ""]
+    parts += perception_lines(results, weights)
     parts += ["", "## Inference speed and memory (`benchmarks/inference_speed.py`)", ""] + speed_lines(results)
     parts += ["", "## Adaptive routing (`benchmarks/adaptive_sr.py`)", ""] + adaptive_lines(results)
     parts += ["", "## Training throughput", ""] + throughput_lines(results)
@@ -254,8 +326,10 @@ def readme_block(results: Path = ROOT / "results", weights: Path = ROOT / "asset
     lines = [BEGIN,
              "Generated from `results/*.json` by `tools/make_results.py` (`make bench`); the full tables, "
              "the papers' numbers with citations and the training throughput are in "
-             "[`results/RESULTS.md`](results/RESULTS.md). PSNR-Y dB / SSIM:", ""]
+             "[`results/RESULTS.md`](results/RESULTS.md), with the perception–distortion figure "
+             "(PSNR-Y against LPIPS). PSNR-Y dB / SSIM, and LPIPS:", ""]
     lines += quality_table(rows, with_training=False)
+    lines += ["", lpips_note(results)]
     speed = _load(results, "inference_speed.json")
     if speed:
         for r in speed["rows"]:
