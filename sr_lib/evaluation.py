@@ -151,8 +151,9 @@ def format_table(results: Sequence[EvaluationResult]) -> str:
     with_lpips = any(r.lpips for r in results)
     width = 29 if with_lpips else 20
     unit = "PSNR / SSIM / LPIPS" if with_lpips else "PSNR / SSIM"
-    header = f"{'method':<12}" + "".join(f"{f'{d} x{s}':>{width}}" for d, s in columns)
-    lines = [header, f"{'':<12}" + "".join(f"{unit:>{width}}" for _ in columns)]
+    name_width = max([12] + [len(m) + 2 for m in methods])  # registry names run to 20 characters
+    header = f"{'method':<{name_width}}" + "".join(f"{f'{d} x{s}':>{width}}" for d, s in columns)
+    lines = [header, f"{'':<{name_width}}" + "".join(f"{unit:>{width}}" for _ in columns)]
     for m in methods:
         cells = []
         for d, s in columns:
@@ -164,5 +165,5 @@ def format_table(results: Sequence[EvaluationResult]) -> str:
             if with_lpips:
                 cell += f" / {r.mean_lpips:.4f}" if r.lpips else " / -"
             cells.append(cell)
-        lines.append(f"{m:<12}" + "".join(f"{c:>{width}}" for c in cells))
+        lines.append(f"{m:<{name_width}}" + "".join(f"{c:>{width}}" for c in cells))
     return "\n".join(lines)
