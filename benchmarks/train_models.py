@@ -148,8 +148,8 @@ def train(name: str, steps: int | None, seed: int, save: bool) -> None:
     scores = score(upscaler, 4, name)
     print(f"\n{name}: {steps} steps in {train_seconds / 60:.1f} min on {os.cpu_count()} CPU threads")
     print(f"{'set':<7}{'bicubic':>10}{'model':>10}{'SSIM':>8}")
-    for name, s in scores.items():
-        print(f"{name:<7}{s['bicubic_psnr']:>10.2f}{s['psnr']:>10.2f}{s['ssim']:>8.4f}")
+    for set_name, s in scores.items():  # not `name`: it is the model's name, used below to save it
+        print(f"{set_name:<7}{s['bicubic_psnr']:>10.2f}{s['psnr']:>10.2f}{s['ssim']:>8.4f}")
     shipped = model.generator if isinstance(model, SRGAN) else model
     write_record(shipped, name, benchmark="train_models", factory=factory, kwargs=kwargs,
                  recipe={**recipe, "steps": steps}, train_seconds=train_seconds, seed=seed, scores=scores, save=save)
