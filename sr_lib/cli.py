@@ -103,6 +103,49 @@ def _import_tensorflow_quietly() -> None:
         raise CliError(f"tensorflow: cannot be imported: {_one_line(error)}") from None
 
 
+#: The file being processed, for the one-line message of an interrupted run (Ctrl-C).
+_current_file = None
+
+
+def _output_error(path, error: BaseException) -> str:
+    """``<output>: cannot be written: <reason>`` for an OS error while writing ``path`` (its message
+    would name the temporary file, or say "does not exist" about a folder that cannot be created)."""
+    reason = getattr(error, "strerror", None) or _one_line(error)
+    return f"{path}: cannot be written: {reason}"
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before any work, an output that is a folder or that cannot be created: a temporary
+    file is made (and removed) in its folder, or in the nearest existing ancestor folder when
+    the folder does not exist yet (``atomic_path`` creates it)."""
+    import tempfile
+
+    if path.is_dir():
+        raise CliError(f"{path}: is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CliError(f"{path}: cannot be written: {folder} is not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".~probe-", dir=folder)
+    except OSError as error:
+        raise CliError(f"{path}: cannot be written: {error.strerror or _one_line(error)} "
+                       f"(cannot create files in {folder})") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+def _check_image_suffix(path: Path) -> None:
+    """Refuse an output extension no image format is written for, before upscaling."""
+    from PIL import Image
+
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None or image_format not in Image.SAVE:
+        raise CliError(f"{path}: cannot save as {path.suffix or '(no extension)'}: unknown image format "
+                       f"(use one of {', '.join(IMAGE_SUFFIXES)})")
+
+
 # ------------------------------------------------------------------------------------------------
 # Models as upscalers
 
@@ -115,6 +158,8 @@ def make_upscaler(name: str, scale: int | None = None):
     """
     from sr_lib import pretrained
     from sr_lib.evaluation import bicubic
+    if scale is not None and scale < 1:
+        raise CliError(f"--scale: must be a whole number >= 1, got {scale}")
     if name == "bicubic":
         if scale is None:
             raise CliError("--scale: --model bicubic needs --scale")
@@ -166,7 +211,13 @@ def upscale_file(source: Path, target: Path, upscale, scale: int, *, tile, overl
     out = upscale_tiled(upscale, image, scale, tile=tile, overlap=overlap, multiple=multiple,
                         out_dtype=np.uint8, progress=progress, workers=workers)
     alpha8 = None if alpha is None else to_uint8(imresize(alpha, scale))
-    write_image(target, out, alpha=alpha8)
+    try:
+        write_image(target, out, alpha=alpha8)
+    except OSError as error:  # the output's folder, not the input: name the output
+        raise CliError(_output_error(target, error)) from None
+    except ValueError as error:  # write_image(<target>): ... (format, mode)
+        message = _one_line(error).removeprefix(f"write_image({target}): ")
+        raise CliError(f"{target}: {message}") from None
     return image.shape, out.shape
 
 
@@ -204,6 +255,10 @@ def cmd_upscale(args) -> int:
     for src, dst in jobs:  # all checked before the first write (a hard link in the output folder)
         if same_file(src, dst):
             raise CliError(f"{dst}: is the input {src}; writing it would overwrite the input, choose another path")
+    for dst in dict.fromkeys(dst for _, dst in jobs):  # before the (slow) model: format, writable folder
+        _check_image_suffix(dst)
+    for dst in {dst.parent: dst for _, dst in jobs}.values():  # one output per destination folder
+        _check_writable(dst)
 
     upscale, scale, multiple, _ = make_upscaler(args.model, args.scale)
     tile = args.tile or None
@@ -214,7 +269,9 @@ def cmd_upscale(args) -> int:
 
         iterator = tqdm(jobs, desc="images", unit="image")
     failures = 0
+    global _current_file
     for src, dst in iterator:
+        _current_file = src
         started = time.perf_counter()
         try:
             shape_in, shape_out = upscale_file(src, dst, upscale, scale, tile=tile, overlap=args.overlap,
@@ -279,11 +336,43 @@ def evaluation_pairs_for(dataset: str, scale: int, *, own_lr: bool = False, lpip
     return datasets.make_pairs(images, scale), str(folder)
 
 
+def _check_json_output(path: Path, dataset: str) -> None:
+    """Refuse, before evaluating, a ``--json`` path that is a folder, an input file (a file of the
+    dataset folder, a registered dataset's file in the mirror or the cache), a file inside a
+    registered dataset's mirror folder, or that cannot be created."""
+    from sr_lib.data import registry
+
+    inputs = []
+    folder = Path(dataset)
+    if dataset not in registry.DATASETS and folder.is_dir():
+        inputs = [p for p in folder.iterdir() if p.is_file()]
+    try:
+        mirror = registry._mirror_dir()
+    except Exception:
+        mirror = None
+    roots = [root for root in (mirror, registry.cache_dir()) if root is not None]
+    for name, entry in registry.DATASETS.items():
+        if name == dataset:
+            inputs += [root / f.path for root in roots for f in entry.files]
+        if mirror is not None:
+            protected = (mirror / entry.prefix).resolve()
+            if protected == path.resolve() or protected in path.resolve().parents:
+                raise CliError(f"{path}: is inside the {name} dataset's mirror folder {protected}; "
+                               "choose another --json path")
+    for source in inputs:
+        if same_file(path, source):
+            raise CliError(f"{path}: is the input {source}; writing the JSON would overwrite it, "
+                           "choose another --json path")
+    _check_writable(path)
+
+
 def cmd_evaluate(args) -> int:
     from sr_lib import evaluation
     from sr_lib.data import DatasetUnavailableError
     from sr_lib.data.io import ImageReadError
 
+    if args.json:
+        _check_json_output(Path(args.json), args.dataset)
     upscale, scale, _, _ = make_upscaler(args.model, args.scale)
     try:
         pairs, label = evaluation_pairs_for(args.dataset, scale, own_lr=args.own_lr, lpips=not args.no_lpips)
@@ -319,7 +408,7 @@ def cmd_evaluate(args) -> int:
             with atomic_path(args.json) as temporary:  # an earlier result survives a failed write
                 temporary.write_text(text + "\n")
         except OSError as error:
-            raise CliError(_file_error(args.json, error)) from None
+            raise CliError(_output_error(args.json, error)) from None
     return 0
 
 
@@ -408,10 +497,21 @@ def _set_max_pixels(value) -> None:
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 some folder files skipped, 2 error)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = build_parser().parse_args(argv)
+    global _current_file
+    _current_file = None
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("error: python -m sr_lib: interrupted", file=sys.stderr)
+        return 130
     try:
         _set_max_pixels(getattr(args, "max_pixels", None))
         return args.run(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (nor TensorFlow's import chatter)
+        concerned = (_current_file or getattr(args, "input", None) or getattr(args, "dataset", None)
+                     or "python -m sr_lib")
+        print(f"error: {concerned}: interrupted", file=sys.stderr)
+        return 130
     except CliError as error:
         message = _one_line(error)
     except Exception as error:  # the contract: one line naming the file, never a traceback

@@ -2,6 +2,7 @@
 and every error is one line ``error: <file>: <what>`` with exit status 2 (issue 18, items 3-5)."""
 
 import json
+from pathlib import Path
 import os
 import subprocess
 import sys
@@ -218,3 +219,123 @@ def test_evaluate_json_is_written_whole(tmp_path):
                  "--no-lpips", "--json", str(target)]) == 0
     assert json.loads(target.read_text())["scale"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hr", "r.json"]
+
+
+# --------------------------------------------------------------------------- tester's report, round 2
+
+def _dataset_folder(tmp_path):
+    folder = tmp_path / "ds_ok"
+    folder.mkdir()
+    for name in ("g16", "la", "a"):
+        _png(folder / f"{name}.png", 40, 40, seed=len(name))
+    return folder
+
+
+@pytest.mark.parametrize("spelling", ["plain", "dotdot"])
+def test_evaluate_json_never_overwrites_a_dataset_image(tmp_path, monkeypatch, capsys, spelling):
+    folder = _dataset_folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    target = "ds_ok/g16.png" if spelling == "plain" else "./ds_ok/../ds_ok/la.png"
+    evaluated = []
+    monkeypatch.setattr("sr_lib.cli.make_upscaler", lambda *a: evaluated.append(1))  # must not be reached
+    assert main(["evaluate", "--model", "bicubic", "--dataset", "ds_ok", "--scale", "2", "--quiet",
+                 "--no-lpips", "--json", target]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {Path(target)}: is the input"), err
+    assert not evaluated
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_evaluate_json_refuses_a_folder_before_evaluating(tmp_path, monkeypatch, capsys):
+    folder = _dataset_folder(tmp_path)
+    evaluated = []
+    monkeypatch.setattr("sr_lib.cli.make_upscaler", lambda *a: evaluated.append(1))
+    assert main(["evaluate", "--model", "bicubic", "--dataset", str(folder), "--scale", "2",
+                 "--no-lpips", "--json", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {folder}: is a folder; give a file name" and not evaluated
+
+
+def test_evaluate_json_refuses_registered_dataset_files_and_mirror(tmp_path, monkeypatch, capsys):
+    from sr_lib.data import registry
+
+    mirror = tmp_path / "mirror"
+    remote = registry.DATASETS["Set5"].files[0]
+    (mirror / remote.path).parent.mkdir(parents=True)
+    (mirror / remote.path).write_bytes(b"image")
+    monkeypatch.setenv("SRFS_DATA_DIR", str(mirror))
+    monkeypatch.setattr("sr_lib.cli.make_upscaler", lambda *a: pytest.fail("evaluated"))
+    for target in (mirror / remote.path, mirror / "sr" / "Set14" / "r.json"):
+        assert main(["evaluate", "--model", "bicubic", "--dataset", "Set5", "--no-lpips",
+                     "--json", str(target)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {target}: "), err
+    assert (mirror / remote.path).read_bytes() == b"image"
+
+
+def test_evaluate_json_in_an_unwritable_place_says_so(tmp_path, capsys):
+    folder = _dataset_folder(tmp_path)
+    assert main(["evaluate", "--model", "bicubic", "--dataset", str(folder), "--scale", "2",
+                 "--no-lpips", "--json", "/proc/x.json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: /proc/x.json: cannot be written") and "does not exist" not in err
+
+
+@pytest.mark.parametrize("output", ["/proc/o12.png", "/sys/o12.png"])
+def test_upscale_to_an_unwritable_place_names_the_output(tmp_path, capsys, output):
+    _png(tmp_path / "rgb.png")
+    assert main(["upscale", str(tmp_path / "rgb.png"), output, "--model", "bicubic", "--scale", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {output}: cannot be written"), err
+    assert ".~tmp" not in err[0] and "rgb.png" not in err[0]
+
+
+def test_upscale_checks_the_extension_before_upscaling(tmp_path, monkeypatch, capsys):
+    _png(tmp_path / "rgb.png")
+    monkeypatch.setattr("sr_lib.cli.make_upscaler", lambda *a: pytest.fail("upscaled"))
+    target = tmp_path / "o9.xyz"
+    assert main(["upscale", str(tmp_path / "rgb.png"), str(target), "--model", "bicubic", "--scale", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {target}: cannot save as .xyz") and "write_image" not in err
+
+
+@pytest.mark.parametrize("command", ["upscale", "evaluate"])
+def test_a_bad_scale_names_the_option(tmp_path, capsys, command):
+    folder = _dataset_folder(tmp_path)
+    args = ([str(folder / "a.png"), str(tmp_path / "o.png")] if command == "upscale"
+            else ["--dataset", str(folder), "--no-lpips"])
+    assert main([command, *args, "--model", "bicubic", "--scale", "0"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --scale: must be")
+
+
+@pytest.mark.parametrize("command", ["upscale", "evaluate"])
+def test_ctrl_c_is_one_line_and_status_130(tmp_path, monkeypatch, capsys, command):
+    folder = _dataset_folder(tmp_path)
+
+    def interrupted(*args, **kwargs):
+        error = KeyboardInterrupt()
+        error.add_note("TensorFlow printed while importing:\nlots of lines")
+        raise error
+
+    monkeypatch.setattr("sr_lib.cli.make_upscaler", interrupted)
+    args = ([str(folder / "a.png"), str(tmp_path / "o.png")] if command == "upscale"
+            else ["--dataset", str(folder), "--no-lpips"])
+    assert main([command, *args, "--model", "bicubic", "--scale", "2"]) == 130
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(": interrupted"), captured.err
+    assert ("a.png" if command == "upscale" else "ds_ok") in lines[0]
+    assert "Traceback" not in captured.err and "TensorFlow" not in captured.err
+
+
+def test_ctrl_c_while_upscaling_names_the_file(tmp_path, monkeypatch, capsys):
+    folder = _dataset_folder(tmp_path)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sr_lib.cli.upscale_file", interrupted)
+    assert main(["upscale", str(folder), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
+                 "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == f"error: {folder / 'a.png'}: interrupted"
