@@ -189,3 +189,53 @@ def test_gray_alpha16_png_exact(tmp_path, rng):
     gray, alpha = read_image_with_alpha(tmp_path / "la16.png", mode="keep")
     np.testing.assert_array_equal(gray[..., 0], samples[..., 0].astype(np.float32) / np.float32(65535))
     np.testing.assert_array_equal(alpha[..., 0], samples[..., 1].astype(np.float32) / np.float32(65535))
+
+
+# --------------------------------------------------------------------------- 32-bit integers, bomb warning
+
+def test_32_bit_integer_tiff_is_refused_not_read_as_16_bit(tmp_path):
+    from PIL import Image
+
+    from sr_lib.data.io import ImageReadError, read_image
+
+    path = tmp_path / "i32.tif"
+    Image.fromarray(np.arange(1, 255, dtype=np.int32).reshape(2, 127), "I").save(path)
+    assert Image.open(path).mode == "I"
+    with pytest.raises(ImageReadError, match=r"i32\.tif.*32-bit integer.*mode I, values 1\.\.254"):
+        read_image(path)
+
+
+def test_mode_i_is_still_accepted_when_the_file_is_16_bit(tmp_path):
+    """Older Pillow returned 16-bit gray PNG as mode I: the file's own bit depth decides."""
+    from PIL import Image
+
+    from sr_lib.data import io
+
+    values = np.arange(0, 65535, 257, dtype=np.uint16).reshape(15, 17)
+    path = tmp_path / "g16.png"
+    Image.fromarray(values).save(path)
+    np.testing.assert_array_equal(np.round(io.read_image(path, mode="keep")[..., 0] * 65535), values)
+    with Image.open(path) as pil:
+        as_i = pil.convert("I")
+        as_i.format = "PNG"
+        np.testing.assert_array_equal(io._pillow_samples(as_i, path)[..., 0], values)
+
+
+def test_a_large_header_gives_no_decompression_bomb_warning(tmp_path):
+    import warnings
+    import zlib
+
+    from sr_lib.data.io import ImageReadError, read_image
+
+    def chunk(kind, data):
+        return (len(data).to_bytes(4, "big") + kind + data
+                + zlib.crc32(kind + data).to_bytes(4, "big"))
+
+    ihdr = (12000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])  # 12000 x 12000 8-bit gray
+    path = tmp_path / "big.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+                     + chunk(b"IEND", b""))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ImageReadError, match="big.png"):
+            read_image(path)

@@ -44,6 +44,7 @@ broken file through.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -224,7 +225,12 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
     """Decode ``path`` to integer samples, (H, W, C): C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, and
     its EXIF Orientation tag (1 = upright, also when there is none)."""
     try:
-        with Image.open(path) as pil:
+        with warnings.catch_warnings():
+            # Images between MAX_IMAGE_PIXELS and twice that are read; Pillow's two-line warning
+            # about them would precede the one-line errors of the command line.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            pil = Image.open(path)
+        with pil:
             # Image.open only parses the header; load() decodes everything, so truncated or corrupt
             # pixel data fails here with the file name instead of later in some unrelated code.
             pil.load()
@@ -293,9 +299,16 @@ def _pillow_samples(pil: Image.Image, path: Path) -> np.ndarray:
     if pil.mode in ("L", "LA", "RGB", "RGBA"):
         array = np.asarray(pil, dtype=np.uint8)
     elif pil.mode in _GRAY_16_MODES:
-        # 16-bit grayscale ("I;16*"; older Pillow used 32-bit "I" for it). Anything outside
-        # 0..65535 is not 16-bit data and has no agreed mapping to [0, 1].
+        # 16-bit grayscale ("I;16*"; older Pillow used 32-bit "I" for it). Mode "I" is accepted only
+        # when the file itself stores 16 bits (PNG IHDR bit depth, TIFF BitsPerSample): a 32-bit
+        # integer image has no agreed mapping to [0, 1] and is refused rather than guessed at.
         raw = np.asarray(pil)
+        if pil.mode == "I" and _file_bit_depth(pil, path) != 16:
+            values = f", values {raw.min()}..{raw.max()}" if raw.size else ""
+            raise ImageReadError(
+                f"Cannot read image {path}: 32-bit integer samples (Pillow mode I{values}) are not "
+                "supported: their scale to [0, 1] is unknown; convert the file to 8- or 16-bit"
+            )
         if raw.size and (raw.min() < 0 or raw.max() > 65535):
             raise ImageReadError(
                 f"Cannot read image {path}: mode {pil.mode} with values {raw.min()}..{raw.max()} "
@@ -310,6 +323,17 @@ def _pillow_samples(pil: Image.Image, path: Path) -> np.ndarray:
     if array.ndim == 2:
         array = array[..., None]
     return array
+
+
+def _file_bit_depth(pil: Image.Image, path: Path) -> int | None:
+    """Bits per sample the file stores (PNG IHDR, TIFF BitsPerSample), None for other formats."""
+    if pil.format == "PNG":
+        return _png_header(path)[0]
+    if pil.format == "TIFF":
+        bits = pil.tag_v2.get(258, (None,))
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return max(bits) if bits and None not in bits else None
+    return None
 
 
 def _png_header(path: Path) -> tuple[int, int]:
