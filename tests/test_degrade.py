@@ -101,3 +101,44 @@ def test_noise_std_on_flat_grey():
     assert noisy.dtype == np.float32
     assert abs(float((noisy - grey).std()) - 0.05) < 0.002
     assert abs(float((noisy - grey).mean())) < 0.002
+
+
+# --------------------------------------------------------------------------- parameter checks
+
+@pytest.mark.parametrize("sigma", [float("nan"), float("inf"), -1.0])
+def test_blur_and_noise_refuse_a_non_finite_or_negative_sigma(sigma):
+    from sr_lib.data.degrade import add_gaussian_noise, gaussian_blur
+
+    image = np.full((8, 8, 3), 0.5, np.float32)
+    with pytest.raises(ValueError, match="gaussian_blur: sigma"):
+        gaussian_blur(image, sigma)
+    with pytest.raises(ValueError, match="add_gaussian_noise: sigma"):
+        add_gaussian_noise(image, sigma, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("sigma", ["2", True, None])
+def test_blur_refuses_a_sigma_that_is_not_a_number(sigma):
+    from sr_lib.data.degrade import gaussian_blur
+
+    with pytest.raises(TypeError, match="sigma must be a number"):
+        gaussian_blur(np.zeros((8, 8, 3), np.float32), sigma)
+
+
+def test_blur_refuses_a_sigma_wider_than_the_image_instead_of_hanging():
+    import time
+
+    from sr_lib.data.degrade import gaussian_blur
+
+    image = np.full((8, 10, 3), 0.5, np.float32)
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="sigma 1000000.0 is larger than the image"):
+        gaussian_blur(image, 1e6)
+    assert time.perf_counter() - started < 1
+    assert gaussian_blur(image, 10).shape == image.shape  # the image's longer side is allowed
+
+
+def test_jpeg_quality_refuses_bool():
+    from sr_lib.data.degrade import jpeg_compress
+
+    with pytest.raises(ValueError, match="quality"):
+        jpeg_compress(np.zeros((8, 8, 3), np.float32), True)

@@ -105,15 +105,19 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     Args:
         image: (H, W), (H, W, 1) or (H, W, 3) image, uint8, uint16 or float in [0, 1]
             (:mod:`sr_lib.images`); RGBA raises.
-        sigma: standard deviation in pixels, >= 0.
+        sigma: standard deviation in pixels, a finite number >= 0 and at most the image's longer
+            side (a wider blur flattens the image and would take minutes with a kernel of 8 sigma).
 
     Returns:
         float32 image, same shape, in [0, 1] (values are clipped to [0, 1] afterwards, which also
         removes a float input's overshoot).
     """
     image = _float_image(image, "gaussian_blur")
-    if sigma < 0:
-        raise ValueError(f"gaussian_blur: sigma must be >= 0, got {sigma}")
+    sigma = _check_sigma(sigma, "gaussian_blur")
+    longest = max(image.shape[:2])
+    if sigma > longest:
+        raise ValueError(f"gaussian_blur: sigma {sigma} is larger than the image ({image.shape[1]}x{image.shape[0]} "
+                         f"pixels); use at most {longest}")
     if sigma == 0:
         return np.clip(image, 0.0, 1.0)
     # ksize (0, 0): OpenCV derives the size from sigma. It drops a trailing channel axis of size 1,
@@ -137,8 +141,7 @@ def add_gaussian_noise(image: np.ndarray, sigma: float, rng: np.random.Generator
         float32 image, same shape, in [0, 1].
     """
     image = _float_image(image, "add_gaussian_noise")
-    if sigma < 0:
-        raise ValueError(f"add_gaussian_noise: sigma must be >= 0, got {sigma}")
+    sigma = _check_sigma(sigma, "add_gaussian_noise")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"add_gaussian_noise: rng must be a np.random.Generator, got {type(rng).__name__}")
     noise = rng.normal(0.0, sigma, size=image.shape).astype(np.float32)
@@ -161,7 +164,7 @@ def jpeg_compress(image: np.ndarray, quality: int) -> np.ndarray:
         float32 image, same shape, in [0, 1] (multiples of 1/255).
     """
     image = _float_image(image, "jpeg_compress")
-    if not isinstance(quality, numbers.Integral) or not 1 <= quality <= 100:
+    if isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not 1 <= quality <= 100:
         raise ValueError(f"jpeg_compress: quality must be an integer in 1..100, got {quality!r}")
     channels = 1 if image.ndim == 2 else image.shape[2]
     samples = to_uint8(image)
@@ -236,6 +239,15 @@ def _check_scale(scale) -> int:
     if isinstance(scale, bool) or not isinstance(scale, numbers.Integral) or scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale!r}")
     return int(scale)
+
+
+def _check_sigma(sigma, name: str) -> float:
+    """``sigma`` as a float: a real number (not bool), finite and >= 0."""
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
+        raise TypeError(f"{name}: sigma must be a number, got {type(sigma).__name__} {sigma!r}")
+    if not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"{name}: sigma must be a finite number >= 0, got {sigma!r}")
+    return float(sigma)
 
 
 def _float_image(image: np.ndarray, name: str) -> np.ndarray:
