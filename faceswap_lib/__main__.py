@@ -11,8 +11,14 @@ on stderr and exits with status 2, never a traceback; usage errors print
 as it decodes: the summary says how many frames were lost, a ``warning: <file>: ...`` line on
 stderr repeats it, and the exit status is 0 (2 only when no frame could be read at all).
 
+Ctrl-C prints one line too (``error: <file>: interrupted at ...``; for ``train``: ``stopped at
+step N; last checkpoint at step M; run the same command to continue``) and exits with status 130.
+Numeric options are checked before anything runs (``--max-frames 0``, ``--learning-rate nan`` are
+usage errors).
+
 Outputs are never written over inputs (``convert clip.mp4 MODEL clip.mp4`` is refused, also
-through another path, a symlink or a hard link), and are written under temporary names that are
+through another path, a symlink or a hard link; ``train`` refuses a model folder that is one of its
+face folders, and the same folder as both persons), and are written under temporary names that are
 renamed only on success (:mod:`faceswap_lib.files`); ``extract`` into a folder that already holds
 another clip merges the two clips' ``alignments.json`` (see :mod:`faceswap_lib.extract`).
 """
@@ -148,6 +154,22 @@ def _positive(name: str, value):
         raise CommandError("python -m faceswap_lib", f"{name} must be >= 1, got {value}")
 
 
+def _positive_float(name: str, value):
+    import math
+
+    if not (math.isfinite(value) and value > 0):
+        raise CommandError("python -m faceswap_lib", f"{name} must be a positive finite number, got {value}")
+
+
+def _at_least_zero(name: str, value):
+    if value < 0:
+        raise CommandError("python -m faceswap_lib", f"{name} must be >= 0, got {value}")
+
+
+#: Output extensions ``convert`` writes: video containers OpenCV's FFmpeg backend writes mp4v into.
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
+
+
 def _warn(file, text: str) -> None:
     print(f"warning: {file}: {text}", file=sys.stderr)
 
@@ -174,9 +196,16 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "train":
         for name in ("steps", "batch_size", "size", "chunk"):
             _positive("--" + name.replace("_", "-"), getattr(args, name))
+        _positive_float("--learning-rate", args.learning_rate)
+        _at_least_zero("--preview-every", args.preview_every)
+        _at_least_zero("--seed", args.seed)
         for folder in (args.a_dir, args.b_dir):
             if not Path(folder).is_dir():
                 raise CommandError(folder, "extract folder not found")
+        from .errors import refuse_overlapping_folders
+
+        with _about(args.model_dir):
+            refuse_overlapping_folders(args.a_dir, args.b_dir, args.model_dir)
         with _about(args.model_dir, args.a_dir, args.b_dir):
             import_tensorflow_quietly()  # training imports Keras at import time
             from .training import train
@@ -189,6 +218,11 @@ def run(args: argparse.Namespace) -> None:
         print(f"trained to step {settings['steps']}: loss_a {last['loss_a']:.4f}, loss_b {last['loss_b']:.4f} "
               f"-> {args.model_dir}")
     else:
+        _positive("--max-frames", args.max_frames)
+        _positive("--every-nth", args.every_nth)
+        if Path(args.out).suffix.lower() not in VIDEO_EXTENSIONS:
+            raise CommandError(args.out, f"not a video file name: the output must end in one of "
+                                         f"{', '.join(VIDEO_EXTENSIONS)} (a video is written there)")
         with _about(args.model_dir):
             import_tensorflow_quietly()  # training imports Keras at import time
         from sr_lib.files import refuse_same_file
@@ -217,8 +251,9 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (0, or 2 after one ``error:`` line on stderr)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Run the command line; returns the exit status (0; 2 after one ``error:`` line on stderr; 130 after Ctrl-C)."""
+    # 3, not 2: training logs "E0000 ... meta_optimizer.cc ... remapper failed" at error level.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # FFmpeg's and OpenCV's own messages ("[mpeg4 @ 0x...] header damaged") would add lines to
     # stderr; the command reports lost frames and errors itself, in the one-line format.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -226,6 +261,11 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         run(args)
+    except KeyboardInterrupt as error:  # Ctrl-C: one line too, status 130 (128 + SIGINT)
+        filename = getattr(error, "filename", None) or getattr(args, "video", None) or getattr(args, "model_dir", None)
+        message = getattr(error, "message", None) or "interrupted (Ctrl-C); nothing was written"
+        print(f"error: {filename}: {message}", file=sys.stderr)
+        return 130
     except Exception as error:  # the contract: one line, never a traceback
         problem = _describe(error, getattr(args, "video", None) or getattr(args, "model_dir", None) or "faceswap_lib")
         print(f"error: {problem.filename}: {problem.message}", file=sys.stderr)

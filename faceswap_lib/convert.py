@@ -32,6 +32,7 @@ the input clip is refused before anything is opened for writing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -367,13 +368,34 @@ def swap_face(
     return out, {"crop": crop, "face": face, "mask": crop_mask, "alpha": alpha, "matrix": matrix}
 
 
+@contextlib.contextmanager
+def _quiet_fd2():
+    """File descriptor 2 into a temporary file for the block: C++ libraries' own notices (OpenCV's
+    FFmpeg backend prints to stderr whatever its log level) stay off the terminal."""
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 def open_writer(path, fps: float, width: int, height: int):
     """``(writer, path)``: an mp4v ``cv2.VideoWriter`` for ``path``, or MJPG ``.avi`` if mp4v fails."""
     import cv2
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    with _quiet_fd2():  # OpenCV prints "FFMPEG: tag 0x7634706d/'mp4v' is not supported ... fallback" itself
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     if writer.isOpened():
         return writer, path
     writer.release()
@@ -482,6 +504,7 @@ def convert_video(
     summary = ConvertSummary(str(video), str(path), None, 0, 0)
     shown = []
     began = time.perf_counter()
+    index = None
     try:
         try:
             for k, (index, frame) in enumerate(frames):
@@ -499,6 +522,12 @@ def convert_video(
                 summary.frames_written += 1
                 if k in show:
                     shown.append(np.concatenate([frame, out], axis=1))
+        except KeyboardInterrupt as error:
+            from .errors import Interrupted
+
+            where = "before the first frame" if index is None else f"frame {index}"
+            raise Interrupted(video, f"interrupted at {where} "
+                                     f"({summary.frames_written} frames converted); {out_path} not written") from error
         finally:
             writer.release()
         summary.seconds = time.perf_counter() - began

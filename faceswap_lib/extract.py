@@ -15,9 +15,14 @@ clip with the same stem is already there), so two clips' frames cannot collide. 
 the new run did not write. All clips of one folder share one crop size and padding (training
 needs that); a different size or padding is refused, unless the folder holds only this clip.
 Files of the earlier format (``faceswap_lib.alignments/1``, one clip) are read as a one-clip
-folder and upgraded when something is merged into them. Crops and the sidecar are written to a
-temporary file and renamed (:mod:`faceswap_lib.files`), so a failed run leaves the earlier
-sidecar as it was.
+folder and upgraded when something is merged into them.
+
+A failed run changes nothing: the crops are written under temporary names and renamed, with the
+sidecar after them, only when the run is complete and found at least one face
+(:mod:`sr_lib.files`). A clip with no face (or no decodable frame) leaves ``alignments.json``
+byte-identical, or not created, and a new folder is removed again. Ctrl-C (``KeyboardInterrupt``)
+is a failure too: the interrupted run's crops are deleted, the sidecar stays as it was (no orphan
+crops, nothing half-merged), and :class:`faceswap_lib.errors.Interrupted` says at which frame.
 
 Speed: on a 480-512 px frame the HOG detector is the expensive part (~15-40 ms at full
 resolution on one core), so it runs on a copy of the frame shrunk to ``detect_size`` pixels on the
@@ -39,7 +44,8 @@ from typing import Any
 import numpy as np
 
 from .align import DEFAULT_PADDING, aligned_crop
-from sr_lib.files import FileError, atomic_path, refuse_same_file
+from sr_lib.files import FileError, atomic_path, refuse_same_file, temporary_name
+from .errors import Interrupted
 from .landmarks import detect, load_models
 from .video import ReadReport, read_frames, video_info
 
@@ -161,13 +167,15 @@ def extract(
     Returns:
         An :class:`ExtractSummary` (its time excludes loading the models, which happens once per
         process and takes a few seconds). Crops are ``<clip key>_<frame:06d>.png`` (uint8 RGB
-        PNG). Frames that cannot be decoded are skipped and listed in the summary.
+        PNG). Frames that cannot be decoded are skipped and listed in the summary. When no face
+        was found, ``faces_saved`` is 0 and nothing was written (the folder is as before).
 
     Raises:
         FileNotFoundError / faceswap_lib.video.VideoError: the clip is missing, cannot be
             opened, or has no decodable frame (the message names the file).
         faceswap_lib.files.FileError: ``out_dir`` is the clip itself or a file, or holds an
             unreadable ``alignments.json``, or clips of another crop size / padding.
+        faceswap_lib.errors.Interrupted: Ctrl-C; the interrupted run's crops were removed.
     """
     video_path = Path(video_path)
     out = Path(out_dir)
@@ -182,8 +190,9 @@ def extract(
     if others and (old["size"] != size or old["padding"] != padding):
         raise FileError(out / ALIGNMENTS_FILE,
                         f"holds crops of size {old['size']} with padding {old['padding']} from "
-                        f"{', '.join(sorted(others))}; asked for size {size}, padding {padding}. "
+                        f"{', '.join(sorted(clips))}; asked for size {size}, padding {padding}. "
                         "Extract into another folder (one crop size per folder)")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
 
     total = -(-info.frame_count // every_nth) if info.frame_count > 0 else None
@@ -201,31 +210,57 @@ def extract(
 
     faces: list[dict[str, Any]] = []
     without_face: list[int] = []
+    pending: list[tuple[Path, Path]] = []  # (temporary, final) crops of this run, renamed at the end
     frames_read = 0
+    index = None
     start = time.perf_counter()
-    for index, frame in frames:
-        frames_read += 1
-        found = detect(frame, upsample=upsample, detect_size=detect_size, model_path=model_path)
-        if not found and detect_size is not None:
-            found = detect(frame, upsample=upsample, detect_size=None, model_path=model_path)
-        if not found:
-            without_face.append(index)
-            continue
-        face = found[0]  # detect() sorts by size: the largest face
-        crop, matrix = aligned_crop(frame, face.landmarks, size, padding)
-        name = f"{key}_{index:06d}.png"
-        _write_png(out / name, crop)
-        faces.append({
-            "file": name,
-            "video": key,
-            "frame": index,
-            "box": list(face.box),
-            "score": round(face.score, 4),
-            "faces_in_frame": len(found),
-            "landmarks": face.landmarks.tolist(),
-            "matrix": matrix.tolist(),
-        })
+
+    def discard():
+        for temporary, _ in pending:
+            temporary.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+
+    try:
+        for index, frame in frames:
+            frames_read += 1
+            found = detect(frame, upsample=upsample, detect_size=detect_size, model_path=model_path)
+            if not found and detect_size is not None:
+                found = detect(frame, upsample=upsample, detect_size=None, model_path=model_path)
+            if not found:
+                without_face.append(index)
+                continue
+            face = found[0]  # detect() sorts by size: the largest face
+            crop, matrix = aligned_crop(frame, face.landmarks, size, padding)
+            name = f"{key}_{index:06d}.png"
+            temporary = temporary_name(out / name)
+            pending.append((temporary, out / name))
+            _write_png(temporary, crop)
+            faces.append({
+                "file": name,
+                "video": key,
+                "frame": index,
+                "box": list(face.box),
+                "score": round(face.score, 4),
+                "faces_in_frame": len(found),
+                "landmarks": face.landmarks.tolist(),
+                "matrix": matrix.tolist(),
+            })
+    except KeyboardInterrupt as error:
+        discard()
+        where = "before the first frame" if index is None else f"frame {index}"
+        raise Interrupted(video_path, f"interrupted at {where} ({len(faces)} faces found so far); nothing "
+                                      f"written: {out / ALIGNMENTS_FILE} and the crops are as before the run") from error
+    except BaseException:
+        discard()
+        raise
     seconds = time.perf_counter() - start
+    if not faces:  # a failed run: no sidecar written or changed (the caller reports "no face found")
+        discard()
+        return ExtractSummary(video=str(video_path), out_dir=str(out), frames_read=frames_read, faces_saved=0,
+                              frames_without_face=len(without_face), seconds=seconds,
+                              frame_count=report.frame_count, undecodable_frames=list(report.undecodable),
+                              clip=key, read_report="" if report.complete else report.message())
 
     clips = {**others, key: {
         "video": video_path.name,
@@ -243,8 +278,14 @@ def extract(
     }}
     kept = [f for f in (old["faces"] if old else []) if f["video"] in others]
     sidecar = {"format": _FORMAT, "size": size, "padding": padding, "clips": clips, "faces": kept + faces}
-    with atomic_path(out / ALIGNMENTS_FILE) as temporary:
-        temporary.write_text(_format_sidecar(sidecar), encoding="utf-8")
+    try:
+        for temporary, final in pending:
+            os.replace(temporary, final)
+        with atomic_path(out / ALIGNMENTS_FILE) as temporary:
+            temporary.write_text(_format_sidecar(sidecar), encoding="utf-8")
+    except BaseException:
+        discard()
+        raise
     if rerun:  # this clip's crops of the earlier run that this run did not write again
         written = {f["file"] for f in faces}
         for stale in (f["file"] for f in old["faces"] if f["video"] == key and f["file"] not in written):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -238,6 +239,47 @@ class ProgressBar(_keras_callback()):
             self.bar.close()
 
 
+class _StepWatch(_keras_callback()):
+    """Counts steps and chunks; a non-finite loss stops training with :class:`NonFiniteLoss`."""
+
+    def __init__(self, start_step: int, chunk: int):
+        super().__init__()
+        self.start, self.chunk = int(start_step), int(chunk)
+        self.done_chunks = 0  # whole chunks behind us (a run resumed from a backup starts later)
+        self.in_chunk = 0
+
+    @property
+    def step(self) -> int:
+        """The last finished step, counted over the model's whole training."""
+        return self.start + self.done_chunks * self.chunk + self.in_chunk
+
+    @property
+    def checkpoint(self) -> int:
+        """The step of the last backup (``BackupAndRestore`` saves after every whole chunk), or the
+        model folder's step when no chunk of this run finished."""
+        return self.start + self.done_chunks * self.chunk
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.done_chunks, self.in_chunk = int(epoch), 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.done_chunks, self.in_chunk = int(epoch) + 1, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.in_chunk += 1
+        for name, value in (logs or {}).items():
+            if "loss" in name and not math.isfinite(float(value)):
+                raise NonFiniteLoss(self.step, name, float(value))
+
+
+class NonFiniteLoss(ValueError):
+    """Training produced a NaN or infinite loss; the model folder was not touched."""
+
+    def __init__(self, step: int, name: str, value: float):
+        super().__init__(f"{name} became {'NaN' if math.isnan(value) else value} at step {step}")
+        self.step, self.name, self.value = step, name, value
+
+
 def save_model(model, folder, settings: dict[str, Any]) -> Path:
     """Write ``faceswap.weights.h5`` and ``faceswap.json`` (``settings``: factory arguments, steps, ...).
 
@@ -340,7 +382,12 @@ def train(
 
     from sr_lib.files import FileError
 
+    from .errors import Interrupted, refuse_overlapping_folders
+
     model_dir = Path(model_dir)
+    if not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate}")
+    refuse_overlapping_folders(dir_a, dir_b, model_dir)  # never write the model into a face folder
     if model_dir.exists() and not model_dir.is_dir():  # found now, not after the whole training
         raise FileError(model_dir, "exists and is not a folder (the model folder must be one)")
     faces_a, masks_a, entries_a = load_faces(dir_a, size)
@@ -356,6 +403,9 @@ def train(
         model, old = load_model(model_dir)
         if old["model"]["size"] != size:
             raise ValueError(f"size mismatch: {model_dir} holds a {old['model']['size']} px model, asked to train {size} px")
+        if mask and not old["model"].get("mask", False):
+            raise ValueError(f"mask mismatch: {model_dir} holds a model trained without a mask, asked to train "
+                             "with --mask; a mask needs a new model: train into another model folder")
         model_args, previous_steps = old["model"], int(old.get("steps", 0))
     else:
         keras.utils.set_random_seed(seed)
@@ -366,13 +416,21 @@ def train(
                            masks_b=masks_b if model_args["mask"] else None)
     chunk = min(chunk, steps)
     trained = -(-steps // chunk) * chunk  # fit_steps trains whole chunks
-    callbacks = []
+    watch = _StepWatch(previous_steps, chunk)
+    callbacks = [watch]
     if progress:
         callbacks.append(ProgressBar(previous_steps + trained, previous_steps))
     if preview_every:
         callbacks.append(PreviewCallback(faces_a[:4], faces_b[:4], model_dir / "previews", preview_every, previous_steps))
-    history = fit_steps(model, dataset, steps, chunk=chunk, backup_dir=model_dir / "backup",
-                        batch_size=2 * batch_size, callbacks=callbacks, verbose=verbose)
+    try:
+        history = fit_steps(model, dataset, steps, chunk=chunk, backup_dir=model_dir / "backup",
+                            batch_size=2 * batch_size, callbacks=callbacks, verbose=verbose)
+    except KeyboardInterrupt as error:  # Ctrl-C: the backup of the last whole chunk lets a re-run continue
+        raise Interrupted(model_dir, f"stopped at step {watch.step}; last checkpoint at step {watch.checkpoint}; "
+                                     "run the same command to continue") from error
+    except NonFiniteLoss as error:  # never save NaN weights over the model
+        raise FileError(model_dir, f"{error}; model folder left at step {previous_steps} (try a smaller "
+                                   "--learning-rate)") from error
     settings = {
         "model": model_args,
         "steps": previous_steps + trained,

@@ -381,13 +381,14 @@ def test_every_cli_error_is_one_line_naming_the_file(case, tmp_path, tiny_model)
         (broken / "faceswap.json").write_text("{\"format\": 3")
         file, args = broken / "faceswap.json", ("convert", clip, broken, tmp_path / "o.mp4")
     elif case in ("model folder is a file", "corrupt alignments"):
-        faces = tmp_path / "faces"
+        faces, faces_b = tmp_path / "faces", tmp_path / "faces_b"
         extract(clip, faces, size=64, progress=False)
+        extract(clip, faces_b, size=64, progress=False)  # one folder as both persons is refused
         if case == "model folder is a file":
-            file, args = text, ("train", faces, faces, text, "--size", "32", "--steps", "1")
+            file, args = text, ("train", faces, faces_b, text, "--size", "32", "--steps", "1")
         else:
             (faces / ALIGNMENTS_FILE).write_text("[1, 2")
-            file, args = faces / ALIGNMENTS_FILE, ("train", faces, faces, tmp_path / "m", "--size", "32", "--steps", "1")
+            file, args = faces / ALIGNMENTS_FILE, ("train", faces, faces_b, tmp_path / "m", "--size", "32", "--steps", "1")
     else:
         file, args = "python -m faceswap_lib extract", ("extract", clip)
     result = run_cli(*args)
