@@ -79,3 +79,32 @@ def test_reproduces_matlab_lr_images_of_the_benchmarks(mirror, scale):
         assert diff.max() <= 2, hr_path.name
         assert (diff > 1).sum() <= 2, hr_path.name
         assert (diff > 0).mean() < 0.02, hr_path.name
+
+
+# --------------------------------------------------------------------------- parameter checks
+
+@pytest.mark.parametrize("scale, error", [(float("nan"), ValueError), (float("inf"), ValueError), (0, ValueError),
+                                          ("2", TypeError), (True, TypeError), ((2,), TypeError),
+                                          ((2, float("nan")), ValueError)])
+def test_imresize_refuses_a_bad_scale_by_name(scale, error):
+    from sr_lib.data.imresize import imresize
+
+    with pytest.raises(error, match="imresize: scale must be"):
+        imresize(np.zeros((8, 8, 3), np.float32), scale)
+
+
+@pytest.mark.parametrize("shape", [(5,), 5, "55", (4.5, 4), (0, 4)])
+def test_imresize_refuses_a_bad_output_shape_by_name(shape):
+    from sr_lib.data.imresize import imresize
+
+    with pytest.raises((TypeError, ValueError), match="imresize: output_shape must be"):
+        imresize(np.zeros((8, 8, 3), np.float32), output_shape=shape)
+
+
+def test_imresize_channel_error_lists_the_four_channel_layout_it_accepts():
+    from sr_lib.data.imresize import imresize
+    from sr_lib.images import ImageShapeError
+
+    assert imresize(np.zeros((8, 8, 4), np.float32), 2).shape == (16, 16, 4)
+    with pytest.raises(ImageShapeError, match=r"\(H, W, 4\)"):
+        imresize(np.zeros((8, 8, 5), np.float32), 2)

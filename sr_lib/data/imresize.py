@@ -19,6 +19,8 @@ Reference: R. Keys, "Cubic convolution interpolation for digital image processin
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from sr_lib import images
@@ -98,17 +100,36 @@ def _contributions(in_length: int, out_length: int, scale: float, antialiasing: 
     return indices[:, used], weights[:, used]
 
 
+def _pair(value, name: str) -> tuple:
+    """A number or a (height, width) pair of numbers (not bool, not str) -> a 2-tuple."""
+    def number(v):
+        return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+    if number(value):
+        return value, value
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2 \
+            or not all(number(v) for v in value):
+        what = "an (out_h, out_w) pair" if name == "output_shape" else "a number or a (height, width) pair"
+        raise TypeError(f"imresize: {name} must be {what} of numbers, got {value!r}")
+    return tuple(value)
+
+
 def _output_shape(in_shape, scale, output_shape):
     if output_shape is not None:
+        if isinstance(output_shape, numbers.Real) or isinstance(output_shape, (str, bytes)):
+            raise TypeError(f"imresize: output_shape must be an (out_h, out_w) pair, got {output_shape!r}")
+        _pair(output_shape, "output_shape")
+        if not all(float(v).is_integer() for v in output_shape):
+            raise ValueError(f"imresize: output_shape must be whole numbers of pixels, got {output_shape!r}")
         out_h, out_w = (int(v) for v in output_shape)
         if out_h < 1 or out_w < 1:
             raise ValueError(f"imresize: output_shape must be positive, got {output_shape}")
         return (out_h, out_w), (out_h / in_shape[0], out_w / in_shape[1])
     if scale is None:
         raise ValueError("imresize: give either scale or output_shape")
-    scale_h, scale_w = (scale, scale) if np.isscalar(scale) else tuple(scale)
-    if scale_h <= 0 or scale_w <= 0:
-        raise ValueError(f"imresize: scale must be positive, got {scale}")
+    scale_h, scale_w = _pair(scale, "scale")
+    if not (np.isfinite(scale_h) and np.isfinite(scale_w)) or scale_h <= 0 or scale_w <= 0:
+        raise ValueError(f"imresize: scale must be a finite number > 0, got {scale!r}")
     # MATLAB: ceil(scale * size); the tiny epsilon keeps 1/3 * 3 * k from rounding up to k + 1.
     out = tuple(int(np.ceil(s * n - 1e-9)) for s, n in zip((scale_h, scale_w), in_shape[:2]))
     return out, (scale_h, scale_w)
@@ -143,6 +164,10 @@ def imresize(
         sr_lib.images.ImageShapeError: not one of the layouts above.
         ValueError: bad ``scale``, ``output_shape`` or ``method``.
     """
+    shape = np.shape(image)
+    if len(shape) == 3 and shape[2] not in (1, 3, 4):
+        raise images.ImageShapeError(
+            f"imresize: expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, got shape {shape}")
     array = images.as_hwc(image, "imresize", alpha="keep")
     return images.same_layout(image)(resize_array(array, scale, output_shape, antialiasing, method))
 
