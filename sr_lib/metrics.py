@@ -28,6 +28,8 @@ visibility to structural similarity", IEEE TIP 2004.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from scipy import ndimage
 
@@ -149,6 +151,12 @@ def _gray(image: np.ndarray) -> np.ndarray | None:
 
 def _prepare(sr, hr, border: int, channel: str) -> tuple[np.ndarray, np.ndarray]:
     """Both images on the 0..255 scale as float64 (H', W', C'), in the protocol's channel, cropped."""
+    for name, image in (("prediction", sr), ("reference", hr)):
+        if image is None or isinstance(image, (str, bytes)) or np.ndim(image) not in (2, 3):
+            raise TypeError(f"{name} is not an image: expected an (H, W) or (H, W, C) array, "
+                            f"got {type(image).__name__} of shape {np.shape(image)}")
+    if isinstance(border, (bool, np.bool_)) or not isinstance(border, numbers.Integral):
+        raise TypeError(f"border must be a whole number of pixels >= 0, got {border!r}")
     if np.shape(sr) != np.shape(hr):
         raise ValueError(f"shapes differ: prediction {np.shape(sr)} vs reference {np.shape(hr)}")
     sr = images.as_hwc(sr, "prediction")

@@ -90,3 +90,32 @@ def test_clear_errors():
         metrics.psnr(np.zeros((8, 8, 3)), np.zeros((8, 8, 3)), channel="lab")
     with pytest.raises(ValueError, match="at least 11"):
         metrics.ssim(np.zeros((8, 8, 3)), np.zeros((8, 8, 3)))
+
+
+# --------------------------------------------------------------------------- parameter checks
+
+@pytest.mark.parametrize("border", [2.5, 2.0, "2", True, None])
+def test_border_must_be_a_whole_number(border):
+    from sr_lib.metrics import psnr, ssim
+
+    image = np.full((16, 16, 3), 0.5, np.float32)
+    for metric in (psnr, ssim):
+        with pytest.raises(TypeError, match="border must be a whole number"):
+            metric(image, image, border=border)
+
+
+def test_border_accepts_numpy_integers():
+    from sr_lib.metrics import psnr
+
+    a = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+    assert psnr(a, a * 0.9, border=np.int64(2)) == psnr(a, a * 0.9, border=2)
+
+
+@pytest.mark.parametrize("which", ["prediction", "reference"])
+def test_none_is_not_an_image(which):
+    from sr_lib.metrics import psnr
+
+    image = np.full((16, 16, 3), 0.5, np.float32)
+    args = (None, image) if which == "prediction" else (image, None)
+    with pytest.raises(TypeError, match=f"{which} is not an image"):
+        psnr(*args)
