@@ -126,6 +126,10 @@ def upscale_tiled(
             raise ValueError(f"upscale returned {result.shape[:2]} for a {(py1 - py0, px1 - px0)} piece; "
                              f"expected {expected} (scale {scale})")
         core = result[(y0 - py0) * scale:(y1 - py0) * scale, (x0 - px0) * scale:(x1 - px0) * scale]
+        if np.issubdtype(core.dtype, np.inexact) and not np.isfinite(core).all():
+            bad = int(np.size(core) - np.isfinite(core).sum())
+            raise ValueError(f"upscale returned {bad} NaN or infinite values for the tile of input rows "
+                             f"{y0}..{y1 - 1}, columns {x0}..{x1 - 1} (a broken model or weights?)")
         return box, to_uint8(core) if np.dtype(out_dtype) == np.uint8 else core
 
     def store(box, core):

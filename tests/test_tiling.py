@@ -91,3 +91,17 @@ def test_bad_arguments_are_named(rng):
         upscale_tiled(_numpy_upscaler(2), image[None], 2)
     with pytest.raises(ValueError, match="RGBA"):
         upscale_tiled(_numpy_upscaler(2), np.repeat(image, 4, axis=-1), 2)
+
+
+@pytest.mark.parametrize("out_dtype", [np.float32, np.uint8])
+def test_a_nan_result_is_refused_naming_the_tile(out_dtype):
+    from sr_lib.tiling import upscale_tiled
+
+    def broken(lr):
+        out = np.repeat(np.repeat(lr, 2, axis=0), 2, axis=1)
+        out[0, 0, 0] = np.nan
+        return out
+
+    image = np.full((20, 20, 3), 0.5, np.float32)
+    with pytest.raises(ValueError, match=r"NaN or infinite values for the tile of input rows 0\.\.9, columns 0\.\.9"):
+        upscale_tiled(broken, image, 2, tile=10, overlap=0, out_dtype=out_dtype)
