@@ -170,6 +170,33 @@ def _at_least_zero(name: str, value):
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 
 
+class _cpp_stderr_to_log:
+    """``with _cpp_stderr_to_log():`` sends file descriptor 2 to a temporary file, so C++ log lines
+    (TensorFlow's grappler prints ``E0000 ... meta_optimizer.cc ... remapper failed`` through absl,
+    which ``TF_CPP_MIN_LOG_LEVEL`` does not silence) stay off the terminal; Python's ``sys.stderr``
+    (the progress bar, warnings) keeps writing to the real stderr through a duplicate."""
+
+    def __enter__(self):
+        import tempfile
+
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        self.sink = tempfile.TemporaryFile()
+        self.python_stderr = sys.stderr
+        sys.stderr = open(self.saved, "w", buffering=1, closefd=False, encoding=getattr(sys.stderr, "encoding", None))
+        os.dup2(self.sink.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = self.python_stderr
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.sink.close()
+        return False
+
+
 def _warn(file, text: str) -> None:
     print(f"warning: {file}: {text}", file=sys.stderr)
 
@@ -210,10 +237,11 @@ def run(args: argparse.Namespace) -> None:
             import_tensorflow_quietly()  # training imports Keras at import time
             from .training import train
 
-            model, history, settings = train(
-                args.a_dir, args.b_dir, args.model_dir, steps=args.steps, batch_size=args.batch_size, size=args.size,
-                learning_rate=args.learning_rate, chunk=args.chunk, preview_every=args.preview_every, mask=args.mask,
-                seed=args.seed, progress=sys.stderr.isatty())
+            with _cpp_stderr_to_log():
+                model, history, settings = train(
+                    args.a_dir, args.b_dir, args.model_dir, steps=args.steps, batch_size=args.batch_size,
+                    size=args.size, learning_rate=args.learning_rate, chunk=args.chunk,
+                    preview_every=args.preview_every, mask=args.mask, seed=args.seed, progress=sys.stderr.isatty())
         last = {k: v[-1] for k, v in history.history.items()}
         print(f"trained to step {settings['steps']}: loss_a {last['loss_a']:.4f}, loss_b {last['loss_b']:.4f} "
               f"-> {args.model_dir}")
@@ -252,8 +280,7 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (0; 2 after one ``error:`` line on stderr; 130 after Ctrl-C)."""
-    # 3, not 2: training logs "E0000 ... meta_optimizer.cc ... remapper failed" at error level.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # FFmpeg's and OpenCV's own messages ("[mpeg4 @ 0x...] header damaged") would add lines to
     # stderr; the command reports lost frames and errors itself, in the one-line format.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
