@@ -371,8 +371,17 @@ def train(
     interruption resumes the run. ``steps`` is rounded up to whole chunks. Previews go to ``model_dir/previews`` every ``preview_every``
     steps (0: none).
 
+    Refused before anything runs: a ``model_dir`` that is ``dir_a`` or ``dir_b``, ``dir_a`` and
+    ``dir_b`` the same folder, a learning rate that is not positive and finite, and ``mask=True``
+    on an existing model trained without a mask (like a size mismatch).
+
     Returns:
         ``(model, history, settings)``.
+
+    Raises:
+        sr_lib.files.FileError: a non-finite loss (the model folder is left as it was, nothing saved).
+        faceswap_lib.errors.Interrupted: Ctrl-C; says the step reached and the last backup's step
+            (calling ``train`` again continues from it).
     """
     import keras
 
