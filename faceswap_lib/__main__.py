@@ -248,9 +248,6 @@ def run(args: argparse.Namespace) -> None:
     else:
         _positive("--max-frames", args.max_frames)
         _positive("--every-nth", args.every_nth)
-        if Path(args.out).suffix.lower() not in VIDEO_EXTENSIONS:
-            raise CommandError(args.out, f"not a video file name: the output must end in one of "
-                                         f"{', '.join(VIDEO_EXTENSIONS)} (a video is written there)")
         with _about(args.model_dir):
             import_tensorflow_quietly()  # training imports Keras at import time
         from sr_lib.files import refuse_same_file
@@ -260,6 +257,9 @@ def run(args: argparse.Namespace) -> None:
         with _about(args.out, args.video, args.model_dir):
             # Before anything is loaded or opened for writing: the output must not be an input.
             refuse_same_file(args.out, args.video, model_dir, model_dir / WEIGHTS_FILE, model_dir / CONFIG_FILE)
+        if Path(args.out).suffix.lower() not in VIDEO_EXTENSIONS:
+            raise CommandError(args.out, f"not a video file name: the output must end in one of "
+                                         f"{', '.join(VIDEO_EXTENSIONS)} (a video is written there)")
         with _about(args.model_dir):
             read_settings(args.model_dir)
             model, settings = load_model(args.model_dir)
