@@ -130,7 +130,8 @@ def _mirror_dir() -> Path | None:
             f"SRFS_DATA_DIR={value}: no such folder{relative}. Set it to the absolute path of the data "
             "mirror, or unset it to use the download cache and the built-in images."
         )
-    return path.resolve()
+    # Absolute, but symlinks kept: the mirror is reported under the name the user gave it.
+    return Path(os.path.abspath(path))
 
 
 def file_sha256(path: Path) -> str:
