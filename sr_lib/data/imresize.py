@@ -191,6 +191,9 @@ def resize_array(
         raise TypeError(f"imresize: expected uint8, uint16 or float input, got {array.dtype}")
 
     (out_h, out_w), (scale_h, scale_w) = _output_shape(array.shape, scale, output_shape)
+    if array.dtype == np.float32 and _whole_factor(array.shape[0], out_h, scale_h) \
+            and _whole_factor(array.shape[1], out_w, scale_w) and (out_h, out_w) != array.shape[:2]:
+        return _enlarge_by_phases(array, int(scale_h), int(scale_w), method)
     # float32 input is resized in float32 (its output precision anyway); integers in float64 so the
     # rounding between passes matches MATLAB exactly.
     work = array.astype(np.float32 if array.dtype == np.float32 else np.float64)
@@ -222,3 +225,65 @@ def resize_array(
     if integer_max is not None:
         return work.astype(array.dtype)
     return work.astype(np.float32)
+
+
+def _whole_factor(in_len: int, out_len: int, scale: float) -> bool:
+    return float(scale).is_integer() and scale >= 1 and out_len == in_len * int(scale)
+
+
+def _phases(scale: int, method: str) -> tuple[list[int], np.ndarray]:
+    """Enlarging by a whole factor ``s``: output pixel ``s * i + p`` reads input pixels
+    ``i + offsets[p] + k`` with weights ``weights[p, k]``, the same for every ``i`` (the kernel is
+    sampled at the same fractional positions; only the border taps are mirrored). Taken from
+    :func:`_contributions` on an image long enough to have interior pixels, so the weights are
+    MATLAB's, bit for bit."""
+    length = 16
+    indices, weights = _contributions(length, length * scale, float(scale), True, method)
+    rows = [scale * (length // 2) + p for p in range(scale)]
+    return [int(indices[x, 0]) - length // 2 for x in rows], weights[rows]
+
+
+def _enlarge_by_phases(array: np.ndarray, scale_h: int, scale_w: int, method: str) -> np.ndarray:
+    """float32 (H, W[, C]) enlarged by whole factors: the same sums as the tap-by-tap loop of
+    :func:`resize_array` (differences ~1e-7, float32 rounding), about ten times faster on large images.
+
+    Polyphase form of the resize: each of the ``s`` output phases of an axis is one short 1-D
+    correlation of the (symmetrically padded, as MATLAB mirrors) input, run by OpenCV's SIMD filter,
+    and written into every ``s``-th output row or column. Columns first: their phases are
+    interleaved while the array is still small; the row phases then fill whole output rows.
+    """
+    import cv2
+
+    squeeze = array.ndim == 2
+    work = array[..., None] if squeeze else array
+    if work.shape[2] > 4:  # OpenCV's filters take at most 4 channels
+        parts = [_enlarge_by_phases(work[..., c:c + 4], scale_h, scale_w, method) for c in range(0, work.shape[2], 4)]
+        return np.concatenate(parts, axis=-1)
+    for axis, scale in ((1, scale_w), (0, scale_h)):
+        if scale == 1:
+            continue
+        offsets, weights = _phases(scale, method)
+        taps = weights.shape[1]
+        margin = max(0, -min(offsets), max(offsets) + taps - 1)
+        pad = [(0, 0)] * 3
+        pad[axis] = (margin, margin)
+        padded = np.ascontiguousarray(np.pad(work, pad, mode="symmetric"))  # MATLAB's mirrored taps
+        length, channels = work.shape[axis], work.shape[2]
+        out = np.empty(work.shape[:axis + 1] + (scale,) + work.shape[axis + 1:], dtype=np.float32)
+        one = np.ones(1, np.float32)
+        for phase in range(scale):
+            kernel = weights[phase].astype(np.float32)
+            # anchor (0, 0): result[j] = sum_k kernel[k] * padded[j + k], so input i's taps start at
+            # j = i + margin + offset.
+            kx, ky = (kernel, one) if axis == 1 else (one, kernel)
+            filtered = cv2.sepFilter2D(padded, cv2.CV_32F, kx, ky, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+            filtered = filtered.reshape(padded.shape[:2] + (channels,))
+            start = margin + offsets[phase]
+            if axis == 1:
+                out[:, :, phase] = filtered[:, start:start + length]
+            else:
+                out[:, phase] = filtered[start:start + length]
+        shape = list(work.shape)
+        shape[axis] *= scale
+        work = out.reshape(shape)
+    return work[..., 0] if squeeze else work
