@@ -143,7 +143,38 @@ def to_uint8(image, name: str = "image") -> np.ndarray:
         return array
     if array.dtype == np.uint16:
         return np.round(array.astype(np.float64) / 257.0).astype(np.uint8)
+    if array.dtype == np.float32:
+        return _float32_to_uint8(array)
     return np.round(np.clip(array.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _float32_to_uint8(array: np.ndarray) -> np.ndarray:
+    """:func:`to_uint8` of a float32 array, computed in float32 with exactly the float64 result;
+    an upscaled 16-megapixel RGB image takes 0.05 instead of 0.2 s.
+
+    ``x * 255`` is exact in float64; in float32 it is rounded, and since rounding is monotonic and
+    every ``n + 0.5`` (n <= 255) is a float32, that can change the rounded value only where the
+    float32 product lands exactly on ``n + 0.5`` (a few hundred of 50 million pixels): those are
+    recomputed in float64. (Checked against the float64 rule on every float32 in [0, 1].)
+    Blocks of 64 Ki values keep the temporaries in the cache instead of allocating image-sized ones.
+    """
+    flat = np.ascontiguousarray(array).reshape(-1)
+    out = np.empty(flat.shape, dtype=np.uint8)
+    block = 1 << 16
+    scaled = np.empty(min(block, flat.size), dtype=np.float32)
+    rounded = np.empty_like(scaled)
+    for start in range(0, flat.size, block):
+        values = flat[start:start + block]
+        s, r = scaled[:values.size], rounded[:values.size]
+        np.multiply(values, np.float32(255.0), out=s)
+        np.clip(s, np.float32(0.0), np.float32(255.0), out=s)  # = clip to [0, 1], then * 255 (255 is exact)
+        np.rint(s, out=r)
+        s -= r
+        ties = np.abs(s, out=s) == np.float32(0.5)
+        if ties.any():
+            r[ties] = np.round(np.clip(values[ties].astype(np.float64), 0.0, 1.0) * 255.0)
+        out[start:start + values.size] = r
+    return out.reshape(array.shape)
 
 
 def as_hwc(image, name: str = "image", *, alpha: str = "reject") -> np.ndarray:
