@@ -29,6 +29,11 @@ import argparse
 import os
 import sys
 
+#: ``train``'s total when neither ``--steps`` nor ``--minutes`` is given.
+DEFAULT_STEPS = 1000
+#: ``train`` writes a preview this often by default (minutes of training).
+DEFAULT_PREVIEW_MINUTES = 5.0
+
 CONSENT = (
     "Consent: swap only faces of people who agreed to it (the course's two provided clips, or your "
     "own footage). Every swapped frame is labelled SYNTHETIC; keep the label on anything you share."
@@ -120,12 +125,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("a_dir", help="extract folder of person A")
     p.add_argument("b_dir", help="extract folder of person B")
     p.add_argument("model_dir", help="model folder (created; if it holds a model, training continues)")
-    p.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"train until the model has made this many optimizer steps in total (default {DEFAULT_STEPS}, "
+                        "or no step limit with --minutes); a finished model is left alone")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="train until the model has trained this many minutes in total (with --steps: whichever "
+                        "comes first)")
     p.add_argument("--batch-size", type=int, default=16, help="faces per person per step (default 16)")
     p.add_argument("--size", type=int, default=64, help="model input size in pixels (default 64)")
     p.add_argument("--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     p.add_argument("--chunk", type=int, default=100, help="checkpoint every this many steps (default 100)")
-    p.add_argument("--preview-every", type=int, default=0, help="write a preview PNG every N steps (0: never)")
+    p.add_argument("--holdout", type=float, default=None,
+                   help="keep the last FRACTION of every clip's faces out of training, for `score` (default 0; "
+                        "a model keeps the fraction it was started with)")
+    p.add_argument("--preview-minutes", type=float, default=DEFAULT_PREVIEW_MINUTES,
+                   help=f"write MODEL_DIR/previews/preview_<step>.png every N minutes and at the end "
+                        f"(default {DEFAULT_PREVIEW_MINUTES:g}; 0: never)")
+    p.add_argument("--preview-every", type=int, default=0, help="also write a preview every N steps (0: never)")
     p.add_argument("--mask", action="store_true", help="decoders also predict a face mask")
     p.add_argument("--seed", type=int, default=0)
 
@@ -201,6 +217,65 @@ def _warn(file, text: str) -> None:
     print(f"warning: {file}: {text}", file=sys.stderr)
 
 
+def _train(args: argparse.Namespace) -> None:
+    """``train``: every option, folder and the model folder's state checked before TensorFlow loads."""
+    import math
+    from pathlib import Path
+
+    for name in ("steps", "batch_size", "size", "chunk"):
+        _positive("--" + name.replace("_", "-"), getattr(args, name))
+    _positive_float("--learning-rate", args.learning_rate)
+    if args.minutes is not None:
+        _positive_float("--minutes", args.minutes)
+    if not (math.isfinite(args.preview_minutes) and args.preview_minutes >= 0):
+        raise CommandError("python -m faceswap_lib", f"--preview-minutes must be >= 0, got {args.preview_minutes}")
+    if args.holdout is not None and not (math.isfinite(args.holdout) and 0 <= args.holdout < 1):
+        raise CommandError("python -m faceswap_lib", f"--holdout must be a fraction in [0, 1), got {args.holdout}")
+    _at_least_zero("--preview-every", args.preview_every)
+    _at_least_zero("--seed", args.seed)
+    steps = DEFAULT_STEPS if args.steps is None and args.minutes is None else args.steps
+    for folder in (args.a_dir, args.b_dir):
+        if not Path(folder).is_dir():
+            raise CommandError(folder, "extract folder not found")
+    from .errors import refuse_overlapping_folders
+    from .model_folder import RECOMMENDED_FACES, face_counts, finished, resume_check
+
+    with _about(args.model_dir):
+        refuse_overlapping_folders(args.a_dir, args.b_dir, args.model_dir)
+        old = resume_check(args.model_dir, size=args.size, mask=args.mask, holdout=args.holdout)
+    done = finished(old, steps, args.minutes)
+    if done:
+        print(f"{args.model_dir}: {done}")
+        return
+    fraction = float((old.get("holdout") or {}).get("fraction", 0.0)) if old else float(args.holdout or 0.0)
+    for person, folder in (("A", args.a_dir), ("B", args.b_dir)):
+        with _about(folder):
+            n_train, n_held = face_counts(folder, fraction)
+        if n_train < RECOMMENDED_FACES:
+            held = f" ({n_held} more held out)" if n_held else ""
+            _warn(folder, f"only {n_train} faces of person {person} to train on{held}; at least {RECOMMENDED_FACES} "
+                          "are recommended (a longer clip, or several clips extracted into the folder)")
+    with _about(args.model_dir, args.a_dir, args.b_dir):
+        import_tensorflow_quietly()  # training imports Keras at import time
+        from .training import train
+
+        with _cpp_stderr_to_log():
+            model, history, settings = train(
+                args.a_dir, args.b_dir, args.model_dir, steps=steps, minutes=args.minutes,
+                batch_size=args.batch_size, size=args.size, learning_rate=args.learning_rate, chunk=args.chunk,
+                preview_every=args.preview_every, preview_minutes=args.preview_minutes or None,
+                holdout=args.holdout, mask=args.mask, seed=args.seed, progress=sys.stderr.isatty())
+    if history is None:  # reached the total between the check above and now (another process?)
+        print(f"{args.model_dir}: {finished(settings, steps, args.minutes)}")
+        return
+    last = {k: v[-1] for k, v in history.history.items()}
+    held = settings["holdout"]
+    kept = (f", {sum(c['faces'] for c in held['a'].values())} + {sum(c['faces'] for c in held['b'].values())} "
+            "faces held out" if held["fraction"] else "")
+    print(f"trained to step {settings['steps']} ({settings['seconds'] / 60:.1f} min in total{kept}): "
+          f"loss_a {last['loss_a']:.4f}, loss_b {last['loss_b']:.4f} -> {args.model_dir}")
+
+
 def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -221,37 +296,12 @@ def run(args: argparse.Namespace) -> None:
         if s.faces_saved == 0:
             raise CommandError(args.video, f"no face found in any of the {s.frames_read} frames read")
     elif args.command == "train":
-        for name in ("steps", "batch_size", "size", "chunk"):
-            _positive("--" + name.replace("_", "-"), getattr(args, name))
-        _positive_float("--learning-rate", args.learning_rate)
-        _at_least_zero("--preview-every", args.preview_every)
-        _at_least_zero("--seed", args.seed)
-        for folder in (args.a_dir, args.b_dir):
-            if not Path(folder).is_dir():
-                raise CommandError(folder, "extract folder not found")
-        from .errors import refuse_overlapping_folders
-
-        with _about(args.model_dir):
-            refuse_overlapping_folders(args.a_dir, args.b_dir, args.model_dir)
-        with _about(args.model_dir, args.a_dir, args.b_dir):
-            import_tensorflow_quietly()  # training imports Keras at import time
-            from .training import train
-
-            with _cpp_stderr_to_log():
-                model, history, settings = train(
-                    args.a_dir, args.b_dir, args.model_dir, steps=args.steps, batch_size=args.batch_size,
-                    size=args.size, learning_rate=args.learning_rate, chunk=args.chunk,
-                    preview_every=args.preview_every, mask=args.mask, seed=args.seed, progress=sys.stderr.isatty())
-        last = {k: v[-1] for k, v in history.history.items()}
-        print(f"trained to step {settings['steps']}: loss_a {last['loss_a']:.4f}, loss_b {last['loss_b']:.4f} "
-              f"-> {args.model_dir}")
+        _train(args)
     else:
         _positive("--max-frames", args.max_frames)
         _positive("--every-nth", args.every_nth)
-        with _about(args.model_dir):
-            import_tensorflow_quietly()  # training imports Keras at import time
         from sr_lib.files import refuse_same_file
-        from .training import CONFIG_FILE, WEIGHTS_FILE, load_model, read_settings
+        from .model_folder import CONFIG_FILE, WEIGHTS_FILE, read_settings
 
         model_dir = Path(args.model_dir)
         with _about(args.out, args.video, args.model_dir):
@@ -261,7 +311,10 @@ def run(args: argparse.Namespace) -> None:
             raise CommandError(args.out, f"not a video file name: the output must end in one of "
                                          f"{', '.join(VIDEO_EXTENSIONS)} (a video is written there)")
         with _about(args.model_dir):
-            read_settings(args.model_dir)
+            read_settings(args.model_dir)  # a missing or wrong model folder: said before TensorFlow loads
+            import_tensorflow_quietly()  # training imports Keras at import time
+            from .training import load_model
+
             model, settings = load_model(args.model_dir)
         to = "b" if args.direction == "a2b" else "a"
         with _about(args.video, args.out, args.model_dir):

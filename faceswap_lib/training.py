@@ -18,6 +18,8 @@ import copy
 import json
 import math
 import os
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +41,7 @@ __all__ = [
     "train",
 ]
 
-CONFIG_FILE = "faceswap.json"
-WEIGHTS_FILE = "faceswap.weights.h5"
-_FORMAT = "faceswap_lib.model/1"
+from .model_folder import CONFIG_FILE, FORMAT as _FORMAT, WEIGHTS_FILE, read_settings  # noqa: F401 (re-exported)
 
 
 def hull_masks(landmarks_in_crop, size: int) -> np.ndarray:
@@ -199,40 +199,101 @@ def _keras_callback():
 
 
 class PreviewCallback(_keras_callback()):
-    """Every ``every`` steps write ``preview_<step>.png`` (see :func:`preview_grid`) into ``folder``."""
+    """Write ``preview_<step>.png`` (see :func:`preview_grid`) into ``folder`` every ``every`` steps
+    and/or every ``minutes`` minutes of training.
 
-    def __init__(self, faces_a, faces_b, folder, every: int, start_step: int = 0):
+    Files are named by the model's global step (7 digits): ``step`` is a callable returning it (the
+    training loop's own count, right after a resume too); without it, steps are counted from
+    ``start_step``. ``every=0`` and ``minutes=None`` (or 0) write nothing; :meth:`write` writes one now.
+    """
+
+    def __init__(self, faces_a, faces_b, folder, every: int = 0, start_step: int = 0, *, minutes: float | None = None,
+                 step=None):
         super().__init__()
         self.faces_a, self.faces_b, self.every = faces_a, faces_b, int(every)
-        self.folder, self.step = Path(folder), int(start_step)
+        self.folder, self.count = Path(folder), int(start_step)
+        self.seconds = 60.0 * minutes if minutes else None
+        self.global_step = step
         self.written: list[Path] = []
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        if self.every > 0 and self.step % self.every == 0:
+    @property
+    def step(self) -> int:
+        return int(self.global_step()) if self.global_step is not None else self.count
+
+    def on_train_begin(self, logs=None):
+        self.last_time = time.monotonic()
+
+    def write(self) -> Path:
+        """Write the preview of the current step now (once per step); returns its path."""
+        path = self.folder / f"preview_{self.step:07d}.png"
+        if path not in self.written:
             self.folder.mkdir(parents=True, exist_ok=True)
-            path = self.folder / f"preview_{self.step:07d}.png"
             _write_png(path, preview_grid(self.model, self.faces_a, self.faces_b))
             self.written.append(path)
+        self.last_time = time.monotonic()
+        return path
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+        by_steps = self.every > 0 and self.step % self.every == 0
+        by_time = self.seconds is not None and time.monotonic() - self.last_time >= self.seconds
+        if by_steps or by_time:
+            self.write()
 
 
 class ProgressBar(_keras_callback()):
-    """A tqdm bar over all training steps showing ``loss_a`` and ``loss_b`` (plain text, 1 update/s)."""
+    """A tqdm bar of the model's global steps, with a smoothed ``loss_a`` and ``loss_b``.
 
-    def __init__(self, total: int, initial: int = 0, desc: str = "train"):
+    The bar starts at the global step when the first chunk begins (after ``BackupAndRestore`` has
+    restored an interrupted run), so it shows the true step after a resume; ``step`` is a callable
+    returning it (default: ``initial`` plus the steps seen). ``total`` None: no end known (a time
+    budget), the bar counts and shows ``left`` (time left) when ``deadline`` (a ``time.monotonic()``
+    value) is given. The losses are exponential moving averages of the per-step losses over about
+    ``smoothing`` steps (debiased like Adam's moments, so the first values are not pulled to 0);
+    Keras' logs hold the mean since the chunk began, from which each step's loss is recovered.
+    One update per second at most; plain text.
+    """
+
+    def __init__(self, total: int | None, initial: int = 0, desc: str = "train", *, step=None, smoothing: int = 50,
+                 deadline: float | None = None):
         super().__init__()
         self.total, self.initial, self.desc = total, initial, desc
+        self.global_step, self.deadline = step, deadline
+        self.alpha = 2.0 / (smoothing + 1)
         self.bar = None
+        self.average: dict[str, float] = {}
+        self.weight = 0.0  # 1 - (1 - alpha)^n: the debiasing divisor
+        self.previous_mean: dict[str, float] = {}
+        self.count = int(initial)
 
-    def on_train_begin(self, logs=None):
-        from tqdm import tqdm
+    def _step(self) -> int:
+        return int(self.global_step()) if self.global_step is not None else self.count
 
-        self.bar = tqdm(total=self.total, initial=self.initial, desc=self.desc, unit="step", mininterval=1.0)
+    def on_epoch_begin(self, epoch, logs=None):
+        self.previous_mean, self.batch = {}, 0
+        if self.bar is None:  # created here, not in on_train_begin: a restored backup has set the epoch by now
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, initial=self._step(), desc=self.desc, unit="step", mininterval=1.0)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.bar.update(1)
-        if logs:
-            self.bar.set_postfix({k: f"{float(v):.4f}" for k, v in logs.items() if k in ("loss_a", "loss_b")}, refresh=False)
+        self.batch += 1
+        self.count += 1
+        k = self.batch
+        self.weight = 1 - (1 - self.alpha) * (1 - self.weight)
+        for name in ("loss_a", "loss_b"):
+            if not logs or name not in logs:
+                continue
+            mean = float(logs[name])
+            value = k * mean - (k - 1) * self.previous_mean.get(name, 0.0)  # this step's loss from the running mean
+            self.previous_mean[name] = mean
+            self.average[name] = (1 - self.alpha) * self.average.get(name, 0.0) + self.alpha * value
+        shown = {k_: f"{v / self.weight:.4f}" for k_, v in self.average.items()}
+        if self.deadline is not None:
+            left = max(0, int(self.deadline - time.monotonic()))
+            shown["left"] = f"{left // 60}:{left % 60:02d}"
+        self.bar.set_postfix(shown, refresh=False)
+        self.bar.update(self._step() - self.bar.n)
 
     def on_train_end(self, logs=None):
         if self.bar is not None:
@@ -240,36 +301,55 @@ class ProgressBar(_keras_callback()):
 
 
 class _StepWatch(_keras_callback()):
-    """Counts steps and chunks; a non-finite loss stops training with :class:`NonFiniteLoss`."""
+    """Counts the model's global steps; stops at a target step or a time budget; a non-finite loss
+    stops training with :class:`NonFiniteLoss`.
 
-    def __init__(self, start_step: int, chunk: int):
+    Args:
+        start_step: the model's step when this run began (its ``faceswap.json``).
+        chunk: steps per Keras epoch (a restored backup starts at epoch k: step ``start + k * chunk``).
+        target: stop (``model.stop_training``) once this global step is reached; None: no step limit.
+        budget: stop after this many seconds of the training loop (first step's tracing included); None: none.
+    """
+
+    def __init__(self, start_step: int, chunk: int, target: int | None = None, budget: float | None = None):
         super().__init__()
         self.start, self.chunk = int(start_step), int(chunk)
-        self.done_chunks = 0  # whole chunks behind us (a run resumed from a backup starts later)
-        self.in_chunk = 0
+        self.target, self.budget = target, budget
+        self.step = self.start  # the last finished step, counted over the model's whole training
+        self.checkpoint = self.start  # the step of the last save: the model folder's, or a backup's
+        self.began = None
+        self.stopped_by = None  # "steps", "time" or None
 
     @property
-    def step(self) -> int:
-        """The last finished step, counted over the model's whole training."""
-        return self.start + self.done_chunks * self.chunk + self.in_chunk
+    def seconds(self) -> float:
+        """Seconds since the training loop began (0 before)."""
+        return 0.0 if self.began is None else time.monotonic() - self.began
 
     @property
-    def checkpoint(self) -> int:
-        """The step of the last backup (``BackupAndRestore`` saves after every whole chunk), or the
-        model folder's step when no chunk of this run finished."""
-        return self.start + self.done_chunks * self.chunk
+    def deadline(self) -> float | None:
+        return None if self.budget is None or self.began is None else self.began + self.budget
+
+    def on_train_begin(self, logs=None):
+        self.began = time.monotonic()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.done_chunks, self.in_chunk = int(epoch), 0
+        # BackupAndRestore (called after us in on_train_begin) may have restored epoch k > 0.
+        self.step = self.start + int(epoch) * self.chunk
+        self.checkpoint = max(self.checkpoint, self.step)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.done_chunks, self.in_chunk = int(epoch) + 1, 0
+        if not self.model.stop_training:  # BackupAndRestore saved here (a stopped run deletes its backup)
+            self.checkpoint = self.step
 
     def on_train_batch_end(self, batch, logs=None):
-        self.in_chunk += 1
+        self.step += 1
         for name, value in (logs or {}).items():
             if "loss" in name and not math.isfinite(float(value)):
                 raise NonFiniteLoss(self.step, name, float(value))
+        if self.target is not None and self.step >= self.target:
+            self.model.stop_training, self.stopped_by = True, "steps"
+        elif self.budget is not None and self.seconds >= self.budget:
+            self.model.stop_training, self.stopped_by = True, "time"
 
 
 class NonFiniteLoss(ValueError):
@@ -294,28 +374,6 @@ def save_model(model, folder, settings: dict[str, Any]) -> Path:
         model.save_weights(str(weights))
         config.write_text(json.dumps({"format": _FORMAT, **settings}, indent=1) + "\n", encoding="utf-8")
     return folder
-
-
-def read_settings(folder) -> dict[str, Any]:
-    """The ``faceswap.json`` of a model folder; FileNotFoundError / ValueError name the folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: model folder not found (train one with `python -m faceswap_lib train`)")
-    path = folder / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{folder} is not a face-swap model folder: {CONFIG_FILE} is missing")
-    from sr_lib.files import FileError
-
-    try:
-        settings = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise FileError(path, f"not a faceswap_lib model file: not valid JSON ({error})") from error
-    if not isinstance(settings, dict) or settings.get("format") != _FORMAT:
-        found = settings.get("format") if isinstance(settings, dict) else None
-        raise FileError(path, f"not a faceswap_lib model file (format {found!r})")
-    if not isinstance(settings.get("model"), dict):
-        raise FileError(path, "has no \"model\" settings (the factory arguments)")
-    return settings
 
 
 def load_model(folder):
@@ -351,12 +409,15 @@ def train(
     dir_b,
     model_dir,
     *,
-    steps: int = 1000,
+    steps: int | None = 1000,
+    minutes: float | None = None,
     batch_size: int = 16,
     size: int = 64,
     learning_rate: float = 1e-4,
     chunk: int = 100,
     preview_every: int = 0,
+    preview_minutes: float | None = None,
+    holdout: float | None = None,
     mask: bool = False,
     model_kwargs: dict | None = None,
     seed: int = 0,
@@ -365,90 +426,138 @@ def train(
 ):
     """Train (or continue training) a face-swap model on two ``extract`` folders; save it in ``model_dir``.
 
-    If ``model_dir`` already holds a model, training continues from its weights (its size must
-    match ``size``); ``steps`` more steps are trained. Inside a run, ``BackupAndRestore`` in
-    ``model_dir/backup`` saves every ``chunk`` steps, so calling ``train`` again after an
-    interruption resumes the run. ``steps`` is rounded up to whole chunks. Previews go to ``model_dir/previews`` every ``preview_every``
-    steps (0: none).
+    ``steps`` and ``minutes`` are **totals** over the model's whole training, not amounts to add:
+    if ``model_dir`` already holds a model, training continues from its weights (its size must
+    match ``size``) until its step count reaches ``steps`` or its training time (``"seconds"`` in
+    ``faceswap.json``: the training loop's wall-clock time, the first step's tracing included)
+    reaches ``minutes``, whichever comes first (None: no such limit; at least one must be given).
+    A model that has already reached them is returned untrained. Inside a run,
+    ``BackupAndRestore`` in ``model_dir/backup`` saves every ``chunk`` steps.
+
+    Held-out faces: ``holdout`` (a fraction in [0, 1)) keeps the last share of every clip's faces out
+    of training (:func:`faceswap_lib.model_folder.holdout_split`) and records which in
+    ``faceswap.json`` (``"holdout"``), so ``score`` can measure on frames the model never saw. None:
+    the fraction the model was trained with (0 for a new model); another fraction is refused.
+
+    Previews (:class:`PreviewCallback`) go to ``model_dir/previews``, named by the global step, every
+    ``preview_every`` steps and/or every ``preview_minutes`` minutes, plus one at the end when either
+    is on; they show held-out faces when there are any.
 
     Refused before anything runs: a ``model_dir`` that is ``dir_a`` or ``dir_b``, ``dir_a`` and
-    ``dir_b`` the same folder, a learning rate that is not positive and finite, and ``mask=True``
-    on an existing model trained without a mask (like a size mismatch).
+    ``dir_b`` the same folder, a learning rate that is not positive and finite, ``mask=True``
+    on an existing model trained without a mask, a size or holdout mismatch.
 
     Returns:
-        ``(model, history, settings)``.
+        ``(model, history, settings)``; ``history`` is None when nothing was trained.
 
     Raises:
+        ValueError: a mismatch above, or neither ``steps`` nor ``minutes``.
         sr_lib.files.FileError: a non-finite loss (the model folder is left as it was, nothing saved).
-        faceswap_lib.errors.Interrupted: Ctrl-C; says the step reached and the last backup's step
-            (calling ``train`` again continues from it).
+        faceswap_lib.errors.Interrupted: Ctrl-C; if a step was trained, the model is saved at that
+            step first (``faceswap.json`` and the weights, the backup removed), and the message says
+            the step reached and the step saved (calling ``train`` again continues from it).
     """
     import keras
 
+    from sr_lib.files import FileError
     from sr_lib.training import fit_steps
 
-    from .models import faceswap_autoencoder
-
-    from sr_lib.files import FileError
-
     from .errors import Interrupted, refuse_overlapping_folders
+    from .extract import read_alignments
+    from .model_folder import finished, holdout_split, resume_check
+    from .models import faceswap_autoencoder
 
     model_dir = Path(model_dir)
     if not (math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate}")
+    if steps is None and minutes is None:
+        raise ValueError("train: give steps or minutes (or both): the total to train to")
     refuse_overlapping_folders(dir_a, dir_b, model_dir)  # never write the model into a face folder
-    if model_dir.exists() and not model_dir.is_dir():  # found now, not after the whole training
-        raise FileError(model_dir, "exists and is not a folder (the model folder must be one)")
-    faces_a, masks_a, entries_a = load_faces(dir_a, size)
-    faces_b, masks_b, entries_b = load_faces(dir_b, size)
+    old = resume_check(model_dir, size=size, mask=mask, holdout=holdout)
+    fraction = float((old.get("holdout") or {}).get("fraction", 0.0)) if old else float(holdout or 0.0)
+    faces, held_faces, records, clips = {}, {}, {}, {}
+    for side, folder in (("a", dir_a), ("b", dir_b)):
+        all_faces, all_masks, entries = load_faces(folder, size)
+        clips[side] = {k: {"video_path": c.get("video_path")}
+                       for k, c in read_alignments(folder, arrays=False)["clips"].items()}
+        kept, held, records[side] = holdout_split(entries, fraction, clips[side])
+        faces[side] = (all_faces[kept], all_masks[kept], [entries[i] for i in kept])
+        held_faces[side] = all_faces[held]
+    (faces_a, masks_a, entries_a), (faces_b, masks_b, entries_b) = faces["a"], faces["b"]
     (crop_a, pad_a), (crop_b, pad_b) = ((e[0]["size"], e[0]["padding"]) for e in (entries_a, entries_b))
     if crop_a != crop_b:
         raise ValueError(f"size mismatch: {dir_a} holds {crop_a} px crops, {dir_b} {crop_b} px; extract both with the same --size")
     if pad_a != pad_b:
         raise ValueError(f"padding mismatch: {dir_a} was extracted with padding {pad_a}, {dir_b} with {pad_b}")
-    previous_steps = 0
+    previous_steps, previous_seconds = (int(old.get("steps", 0)), float(old.get("seconds", 0.0))) if old else (0, 0.0)
     model_args = {"size": size, "mask": mask, **(model_kwargs or {})}
-    if (model_dir / CONFIG_FILE).is_file():
+    if old is not None:
         model, old = load_model(model_dir)
-        if old["model"]["size"] != size:
-            raise ValueError(f"size mismatch: {model_dir} holds a {old['model']['size']} px model, asked to train {size} px")
-        if mask and not old["model"].get("mask", False):
-            raise ValueError(f"mask mismatch: {model_dir} holds a model trained without a mask, asked to train "
-                             "with --mask; a mask needs a new model: train into another model folder")
-        model_args, previous_steps = old["model"], int(old.get("steps", 0))
+        model_args = old["model"]
     else:
         keras.utils.set_random_seed(seed)
         model = faceswap_autoencoder(**model_args)
+
+    def settings_at(step: int, seconds: float) -> dict[str, Any]:
+        return {
+            "model": model_args,
+            "steps": int(step),
+            "seconds": round(float(seconds), 1),
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "padding": pad_a,
+            "crop_size": crop_a,
+            "a": str(Path(dir_a).resolve()),
+            "b": str(Path(dir_b).resolve()),
+            "clips": clips,
+            "holdout": {"fraction": fraction, "a": records["a"], "b": records["b"]},
+        }
+
+    if finished(old, steps, minutes):
+        return model, None, {**old, **settings_at(previous_steps, previous_seconds)}
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.999))
     dataset = make_dataset(faces_a, faces_b, batch_size, seed + previous_steps,
                            masks_a=masks_a if model_args["mask"] else None,
                            masks_b=masks_b if model_args["mask"] else None)
-    chunk = min(chunk, steps)
-    trained = -(-steps // chunk) * chunk  # fit_steps trains whole chunks
-    watch = _StepWatch(previous_steps, chunk)
-    callbacks = [watch]
+    remaining = steps - previous_steps if steps is not None else 10**9  # a time budget alone: "endless"
+    budget = 60.0 * minutes - previous_seconds if minutes is not None else None
+    chunk = min(chunk, remaining)
+    watch = _StepWatch(previous_steps, chunk, target=steps, budget=budget)
+    callbacks = [watch]  # first: the others read its step
     if progress:
-        callbacks.append(ProgressBar(previous_steps + trained, previous_steps))
-    if preview_every:
-        callbacks.append(PreviewCallback(faces_a[:4], faces_b[:4], model_dir / "previews", preview_every, previous_steps))
+        callbacks.append(ProgressBar(steps, previous_steps, step=lambda: watch.step,
+                                     deadline=None if budget is None else time.monotonic() + budget))
+    preview = None
+    if preview_every or preview_minutes:
+        def pick(held, trained):
+            pool = held if len(held) else trained
+            return pool[np.linspace(0, len(pool) - 1, min(4, len(pool))).round().astype(int)]
+
+        preview = PreviewCallback(pick(held_faces["a"], faces_a), pick(held_faces["b"], faces_b),
+                                  model_dir / "previews", preview_every, minutes=preview_minutes,
+                                  step=lambda: watch.step)
+        callbacks.append(preview)
     try:
-        history = fit_steps(model, dataset, steps, chunk=chunk, backup_dir=model_dir / "backup",
+        history = fit_steps(model, dataset, remaining, chunk=chunk, backup_dir=model_dir / "backup",
                             batch_size=2 * batch_size, callbacks=callbacks, verbose=verbose)
-    except KeyboardInterrupt as error:  # Ctrl-C: the backup of the last whole chunk lets a re-run continue
-        raise Interrupted(model_dir, f"stopped at step {watch.step}; last checkpoint at step {watch.checkpoint}; "
+    except KeyboardInterrupt as error:
+        # Ctrl-C lands between steps (a step runs as one TensorFlow call): the weights are those of
+        # a whole step, so save them as the model at that step; a re-run continues from there.
+        saved = watch.checkpoint
+        if watch.step > previous_steps:
+            try:
+                save_model(model, model_dir, settings_at(watch.step, previous_seconds + watch.seconds))
+                shutil.rmtree(model_dir / "backup", ignore_errors=True)  # older than the model now
+                saved = watch.step
+            except (KeyboardInterrupt, Exception):  # a second Ctrl-C, a full disk: the backup remains
+                pass
+        raise Interrupted(model_dir, f"stopped at step {watch.step}; last checkpoint at step {saved}; "
                                      "run the same command to continue") from error
     except NonFiniteLoss as error:  # never save NaN weights over the model
         raise FileError(model_dir, f"{error}; model folder left at step {previous_steps} (try a smaller "
                                    "--learning-rate)") from error
-    settings = {
-        "model": model_args,
-        "steps": previous_steps + trained,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "padding": pad_a,
-        "crop_size": crop_a,
-        "a": str(Path(dir_a).resolve()),
-        "b": str(Path(dir_b).resolve()),
-    }
+    if preview is not None and watch.step > previous_steps:
+        preview.write()
+    settings = settings_at(watch.step, previous_seconds + watch.seconds)
     save_model(model, model_dir, settings)
     return model, history, settings

@@ -65,8 +65,12 @@ def test_end_to_end_extract_train_convert(mirror, tmp_path, capsys):
     assert main(train + ["--steps", "2"]) == 0
     assert (model_dir / "faceswap.weights.h5").is_file() and (model_dir / "previews" / "preview_0000002.png").is_file()
     assert not (model_dir / "backup").exists()  # BackupAndRestore cleans up after a finished run
-    # Resumable: a second call continues from the saved weights and counts on.
-    assert main(train + ["--steps", "1"]) == 0
+    # Resumable: --steps is the total, so a second call with a larger total continues to it.
+    assert main(train + ["--steps", "3"]) == 0
+    assert json.loads((model_dir / "faceswap.json").read_text())["steps"] == 3
+    capsys.readouterr()
+    assert main(train + ["--steps", "3"]) == 0  # finished: says so in one line, trains nothing
+    assert "already trained to step 3 (--steps 3 is the total)" in capsys.readouterr().out
     assert json.loads((model_dir / "faceswap.json").read_text())["steps"] == 3
     assert main(train[:-4] + ["--size", "64", "--steps", "1"]) == 2
     assert "size mismatch" in capsys.readouterr().err
