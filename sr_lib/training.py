@@ -12,16 +12,24 @@ For models whose whole objective fits in ``compile(loss=...)`` (ESPCN, the autoe
 Several-network models (GANs, VAEs, the face-swap autoencoder) get their own ``train_step`` in later
 modules and still use :func:`fit_steps`: :class:`SRGAN` (from :mod:`sr_lib.gan`) is re-exported here.
 
-Scaling up (the GPU path): :func:`get_strategy` picks ``MirroredStrategy`` when several GPUs are
-visible; :func:`use_mixed_precision` turns on ``mixed_float16`` only where it pays (a GPU).
-Build and compile models inside ``get_strategy().scope()``. Watching a run:
+Scaling up: :func:`get_strategy` picks ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names
+several machines (or processes), ``MirroredStrategy`` when several GPUs are visible;
+:func:`use_mixed_precision` turns on ``mixed_float16`` only where it pays (a GPU). Build and compile
+models inside ``get_strategy().scope()``; :func:`fit_steps` works under all of them. Keras 3's own
+``fit`` fails under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585), so there
+:func:`fit_steps` runs its own loop: ``strategy.run(model.train_step)``, the model's backups written by
+the chief only (tests/test_multiworker.py trains ESPCN and the SRGAN step on two local workers).
+Watching a run:
 :class:`ComparisonGrid` saves LR | SR | HR crops every N steps; ``fit_steps(tensorboard_dir=...)``
 writes TensorBoard logs.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -30,7 +38,8 @@ import numpy as np
 
 from sr_lib.gan import SRGAN
 
-__all__ = ["step_schedule", "fit_steps", "get_strategy", "use_mixed_precision", "ComparisonGrid", "SRGAN"]
+__all__ = ["step_schedule", "fit_steps", "get_strategy", "is_chief", "read_tf_config", "TFConfigError",
+           "use_mixed_precision", "ComparisonGrid", "SRGAN"]
 
 
 def step_schedule(learning_rate: float, steps: int, drops=(0.7, 0.9), factor: float = 0.1):
@@ -76,12 +85,20 @@ def fit_steps(
     Args:
         steps: number of optimizer steps; rounded up to a whole number of chunks.
         chunk: steps per Keras "epoch": the unit of logging and of backups.
-        backup_dir: if given, ``keras.callbacks.BackupAndRestore`` keeps the model and optimizer
-            state there after every chunk; calling ``fit_steps`` again with the same folder resumes
-            where the interrupted run stopped, losing at most one chunk. The folder is removed when
-            training finishes.
+        backup_dir: if given, the model and optimizer state are kept there after every chunk;
+            calling ``fit_steps`` again with the same folder resumes where the interrupted run
+            stopped, losing at most one chunk (the dataset starts again from its beginning). The
+            folder is removed when training finishes.
         batch_size: only for the log's patches/s.
         tensorboard_dir: if given, TensorBoard logs (losses per chunk) go there.
+
+    Under ``MultiWorkerMirroredStrategy`` (the model was built in its scope) every worker runs the
+    same call with the same ``dataset`` of *global* batches, seeded identically; each batch is split
+    between the workers (``AutoShardPolicy.DATA``), so the result equals one process training on the
+    global batches. Keras 3's ``fit`` fails there, so this runs its own loop (callbacks still get
+    ``on_*_begin/end``); ``backup_dir`` must be one folder all workers can read (a shared file
+    system): only the chief writes it, every worker restores from it. Callbacks run on every worker;
+    ``tensorboard_dir`` is written by the chief only.
 
     Returns:
         The Keras ``History``.
@@ -91,28 +108,220 @@ def fit_steps(
     chunk = min(chunk, steps)
     epochs = math.ceil(steps / chunk)
     all_callbacks = list(callbacks)
-    if backup_dir is not None:
+    multi_worker = _is_multi_worker(model.distribute_strategy)
+    if backup_dir is not None and not multi_worker:
         all_callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir), save_freq="epoch", delete_checkpoint=True))
-    if tensorboard_dir is not None:
+    if tensorboard_dir is not None and (not multi_worker or is_chief()):
         all_callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), write_graph=False))
     if verbose:
         all_callbacks.append(_ChunkLogger(chunk, epochs * chunk, batch_size))
+    if multi_worker:
+        return _fit_multi_worker(model, dataset, epochs, chunk, backup_dir, all_callbacks)
     # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it cannot.
     return model.fit(dataset, epochs=epochs, steps_per_epoch=chunk, callbacks=all_callbacks, verbose=0, shuffle=False)
 
 
-def get_strategy(devices=None):
-    """The ``tf.distribute`` strategy to build and train under.
+def _is_multi_worker(strategy) -> bool:
+    import tensorflow as tf
 
-    ``MirroredStrategy`` (one model copy per device, gradients all-reduced) when ``devices`` are
-    given or more than one GPU is visible; otherwise the default strategy (plain single-device
-    execution, no overhead). Tests pass ``devices=["/cpu:0", "/cpu:1"]`` after splitting the CPU
-    into two logical devices.
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+_BACKUP_WEIGHTS, _BACKUP_STATE = "latest.weights.h5", "training_state.json"
+
+
+def _fit_multi_worker(model, dataset, epochs, chunk, backup_dir, callbacks):
+    """``fit`` for ``MultiWorkerMirroredStrategy``: the loop Keras 3's ``fit`` cannot run there.
+
+    Keras 3.15's ``fit`` under this strategy stops before the first step: its symbolic build reduces a
+    distributed batch with ``strategy.reduce`` ("Attempt to convert a value (PerReplica...)"), and its
+    log reduction asks for ``axis=0`` on scalar metrics ("Invalid reduction dimension 0 for input
+    with 0 dimensions", tensorflow/tensorflow#72388). ``model.train_step`` itself is fine in a
+    replica context (the optimizer all-reduces the gradients), so this runs it with
+    ``strategy.run`` and reduces the logs with ``axis=None``. Keras 3's ``BackupAndRestore`` would
+    have every worker write the same files, hence the chief-only backup here.
+    """
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy
+    chief = is_chief()
+    if not model.optimizer.built:  # the backup holds optimizer slots: they must exist before a restore
+        with strategy.scope():
+            model.optimizer.build(model.trainable_variables)
+    start = 0
+    if backup_dir is not None:
+        start = _restore_backup(model, Path(backup_dir))
+        _check_same_on_every_worker(strategy, start, "the chunk to resume from",
+                                    f"is backup_dir {str(backup_dir)!r} one folder that every worker reads?")
+    options = tf.data.Options()
+    # DATA: every worker runs the whole (seeded) pipeline and keeps its part of each global batch.
+    # AUTO would first try FILE sharding and warn on in-memory data; FILE would need >= 1 file per worker.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    iterator = iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
+
+    @tf.function
+    def train_step(iterator):
+        logs = strategy.run(model.train_step, args=(next(iterator),))
+        return {name: strategy.reduce("MEAN", value, axis=None) for name, value in logs.items()}
+
+    callback_list = keras.callbacks.CallbackList(callbacks, add_history=True, model=model, epochs=epochs,
+                                                 steps=chunk, verbose=0)
+    model.stop_training = False
+    callback_list.on_train_begin()
+    logs = {}
+    for epoch in range(start, epochs):
+        model.reset_metrics()
+        callback_list.on_epoch_begin(epoch)
+        for batch in range(chunk):
+            callback_list.on_train_batch_begin(batch)
+            logs = train_step(iterator)
+            callback_list.on_train_batch_end(batch, logs)
+        logs = {name: float(value) for name, value in logs.items()}
+        if backup_dir is not None and chief:
+            _write_backup(model, Path(backup_dir), epoch + 1)
+        callback_list.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end(logs)
+    if backup_dir is not None and chief:
+        shutil.rmtree(backup_dir, ignore_errors=True)
+    return next(c for c in callback_list.callbacks if isinstance(c, keras.callbacks.History))
+
+
+def _write_backup(model, folder: Path, epochs_done: int) -> None:
+    """Weights + optimizer state, then the chunk count; each file replaced atomically (a kill leaves the old one)."""
+    from sr_lib.files import atomic_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / _BACKUP_WEIGHTS) as temporary:
+        model.save_weights(temporary)
+    with atomic_path(folder / _BACKUP_STATE) as temporary:
+        temporary.write_text(json.dumps({"epochs_done": epochs_done}))
+
+
+def _restore_backup(model, folder: Path) -> int:
+    """Load the chief's last backup into ``model``; returns the number of chunks it holds (0: none)."""
+    state = folder / _BACKUP_STATE
+    if not state.exists():
+        return 0
+    model.load_weights(folder / _BACKUP_WEIGHTS)
+    return int(json.loads(state.read_text())["epochs_done"])
+
+
+def _check_same_on_every_worker(strategy, value: int, what: str, hint: str) -> None:
+    """All-reduce ``value`` and ``value**2``: they agree on every worker iff n * sum(v^2) == sum(v)^2."""
+    import tensorflow as tf
+
+    local = tf.constant([value, value * value], tf.float64)
+    # In a tf.function: collectives run eagerly make TensorFlow print a warning about their overhead.
+    total = tf.function(lambda: strategy.reduce("SUM", strategy.run(lambda: tf.identity(local)), axis=None))().numpy()
+    n = strategy.num_replicas_in_sync
+    if n * total[1] != total[0] ** 2:
+        raise RuntimeError(f"workers disagree on {what} (this worker: {value}, mean over workers: "
+                           f"{total[0] / n:g}); {hint}")
+
+
+class TFConfigError(ValueError):
+    """``TF_CONFIG`` is malformed; the message is one line saying what is wrong and what a valid one looks like."""
+
+
+_TF_CONFIG_EXAMPLE = ('{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                      '"task": {"type": "worker", "index": 0}}')
+
+
+def read_tf_config(environ=None) -> dict | None:
+    """``TF_CONFIG`` parsed and checked, or ``None`` when it is unset or empty.
+
+    The variable ``tf.distribute`` reads to find the other machines:
+    ``{"cluster": {"worker": ["host:port", ...], "chief": ["host:port"]}, "task": {"type": "worker",
+    "index": i}}`` — the same ``cluster`` on every machine, each with its own ``task``. ``chief`` is
+    optional (without it worker 0 is the chief).
+
+    Raises:
+        TFConfigError: not JSON; no ``cluster`` or ``task``; a job other than ``chief`` / ``worker``
+            (a ``ps`` job means ``ParameterServerStrategy``, which this course does not build); an
+            address that is not ``host:port``; a task type not in the cluster or an index out of range.
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return None
+
+    def fail(problem: str):
+        raise TFConfigError(f"TF_CONFIG {problem}; expected e.g. {_TF_CONFIG_EXAMPLE}")
+
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        fail(f"is not valid JSON ({error.msg} at character {error.pos})")
+    if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict) or not config["cluster"]:
+        fail('has no "cluster" object')
+    cluster = config["cluster"]
+    for job, addresses in cluster.items():
+        if job not in ("chief", "worker"):
+            fail(f'names a {job!r} job; get_strategy() supports only "chief" and "worker"')
+        if not isinstance(addresses, list) or not addresses:
+            fail(f'job {job!r} must be a non-empty list of "host:port" strings')
+        for address in addresses:
+            host, _, port = str(address).rpartition(":") if isinstance(address, str) else ("", "", "")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                fail(f'job {job!r} has {address!r}, not a "host:port" address')
+    if len(cluster.get("chief", [])) > 1:
+        fail(f'has {len(cluster["chief"])} chiefs; at most one')
+    task = config.get("task")
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        fail('has no "task" object with "type" and "index"')
+    if task["type"] not in cluster:
+        fail(f'task type {task["type"]!r} is not a job of the cluster ({", ".join(cluster)})')
+    index = task["index"]
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[task["type"]]):
+        fail(f'task index {index!r} is not one of 0..{len(cluster[task["type"]]) - 1} for job {task["type"]!r}')
+    return config
+
+
+def is_chief(environ=None) -> bool:
+    """Whether this process writes checkpoints and logs: True without ``TF_CONFIG``; otherwise the
+    ``chief`` task, or worker 0 when the cluster has no chief."""
+    config = read_tf_config(environ)
+    if config is None:
+        return True
+    task = config["task"]
+    if "chief" in config["cluster"]:
+        return task["type"] == "chief"
+    return task["index"] == 0
+
+
+def get_strategy(devices=None):
+    """The ``tf.distribute`` strategy to build and train under; call it first, before building anything.
+
+    In this order:
+
+    1. ``devices`` given: ``MirroredStrategy(devices)`` (one model copy per device, gradients
+       all-reduced). Tests pass ``devices=["/cpu:0", "/cpu:1"]`` after splitting the CPU into two
+       logical devices.
+    2. ``TF_CONFIG`` names two or more tasks (workers and an optional chief):
+       ``MultiWorkerMirroredStrategy``, one model copy per GPU of every machine (or one per machine
+       without GPUs), gradients all-reduced over the network. Every machine runs the same program;
+       :func:`fit_steps` trains there too (its own loop, see there), and only the chief
+       (:func:`is_chief`) writes backups.
+    3. More than one GPU visible: ``MirroredStrategy()`` over all of them.
+    4. Otherwise the default strategy (plain single-device execution, no overhead).
+
+    Batches: a dataset handed to :func:`fit_steps` yields *global* batches (N, ...), N = per-replica
+    batch x ``strategy.num_replicas_in_sync``; each replica's ``train_step`` sees N / replicas
+    samples, and the losses are scaled so the update is that of the global-batch mean. Choose N
+    divisible by the number of replicas.
+
+    Raises:
+        TFConfigError: ``TF_CONFIG`` is set but malformed (a one-line message, see :func:`read_tf_config`).
     """
     import tensorflow as tf
 
     if devices is not None:
         return tf.distribute.MirroredStrategy(devices=list(devices))
+    config = read_tf_config()
+    if config is not None and sum(len(addresses) for addresses in config["cluster"].values()) > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
