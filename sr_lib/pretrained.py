@@ -14,10 +14,11 @@ The folder can be moved with ``SRFS_WEIGHTS_DIR``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
+
+from sr_lib.data.registry import file_sha256  # one checksum routine for datasets and weights
 
 __all__ = ["weights_dir", "registry", "available", "info", "load", "upscaler", "save", "PretrainedError"]
 
@@ -43,10 +44,6 @@ def registry() -> dict[str, dict]:
 
 def available() -> list[str]:
     return sorted(registry())
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _factory(name: str):
@@ -102,7 +99,7 @@ def load(name: str):
     path = weights_dir() / entry["file"]
     if not path.is_file():
         raise PretrainedError(f"{path}: missing, but registered as the weights of {name!r}")
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if actual != entry["sha256"]:
         raise PretrainedError(
             f"{path}: corrupt or replaced: sha256 {actual} differs from the registered {entry['sha256']}"
@@ -162,6 +159,6 @@ def save(model, name: str, *, factory: str, kwargs: dict, metadata: dict) -> Pat
         raise PretrainedError(f"save: {factory}({kwargs}) does not match the model being saved: {error}") from error
     twin.save_weights(path)
     entries = registry()
-    entries[name] = {"file": path.name, "sha256": _sha256(path), "factory": factory, "kwargs": kwargs, **metadata}
+    entries[name] = {"file": path.name, "sha256": file_sha256(path), "factory": factory, "kwargs": kwargs, **metadata}
     (directory / _REGISTRY_FILE).write_text(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
     return path
