@@ -79,6 +79,9 @@ _DESCRIPTIONS = {
                    "MIT (LivePortrait repository); teaching/testing only, label swapped output as synthetic"),
     "dlib_faces": ("faces/dlib_landmarks/", "11 photos with 68-point ground-truth landmarks (dlib examples)",
                    "Boost 1.0 (dlib); photos mostly PASCAL VOC, research use"),
+    "opencv_dnn_superres": ("peers/opencv_dnn_superres/",
+                            "the ESPCN and FSRCNN x2/x3/x4 graphs OpenCV's dnn_superres loads: peers to time against",
+                            "Apache-2.0 (TF-ESPCN and FSRCNN_Tensorflow repositories)"),
 }
 
 
