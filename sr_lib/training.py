@@ -213,8 +213,13 @@ def _check_same_on_every_worker(strategy, value: int, what: str, hint: str) -> N
     import tensorflow as tf
 
     local = tf.constant([value, value * value], tf.float64)
-    # In a tf.function: collectives run eagerly make TensorFlow print a warning about their overhead.
-    total = tf.function(lambda: strategy.reduce("SUM", strategy.run(lambda: tf.identity(local)), axis=None))().numpy()
+
+    # A tf.function: collectives run eagerly make TensorFlow print a warning about their overhead.
+    @tf.function(autograph=False)
+    def all_reduce():
+        return strategy.reduce("SUM", strategy.run(tf.identity, args=(local,)), axis=None)
+
+    total = all_reduce().numpy()
     n = strategy.num_replicas_in_sync
     if n * total[1] != total[0] ** 2:
         raise RuntimeError(f"workers disagree on {what} (this worker: {value}, mean over workers: "
