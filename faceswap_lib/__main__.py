@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Shared-encoder face swap: extract aligned faces, train, convert a clip.",
         epilog=CONSENT,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{extract,train,convert}",
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{extract,train,convert,score}",
                                      parser_class=_Parser)
 
     p = commands.add_parser("extract", help="detect, align and save the faces of a clip", epilog=CONSENT)
@@ -144,6 +144,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--preview-every", type=int, default=0, help="also write a preview every N steps (0: never)")
     p.add_argument("--mask", action="store_true", help="decoders also predict a face mask")
     p.add_argument("--seed", type=int, default=0)
+
+    p = commands.add_parser("score", help="measure a swapped clip: identity, expression, sharpness", epilog=CONSENT)
+    p.add_argument("source_clip", help="the clip that was converted")
+    p.add_argument("swapped_clip", help="what `convert` made of it")
+    p.add_argument("model_dir", help="the model folder `convert` used")
+    p.add_argument("--direction", choices=("a2b", "b2a"), default="a2b", help="as given to convert (default a2b)")
+    p.add_argument("--every-nth", type=int, default=1, help="as given to convert (default 1)")
+    p.add_argument("--frames", type=int, default=40, help="frames scored, evenly spaced (default 40)")
+    p.add_argument("--json", default=None, metavar="OUT", help="also write the report (every frame) as JSON")
+    p.add_argument("--no-control", action="store_true",
+                   help="skip the blur control (the source's own decoder through the same conversion)")
+    p.add_argument("--no-lpips", action="store_true", help="skip LPIPS (it needs the VGG-16/LPIPS weights)")
+    p.add_argument("--source-faces", default=None, help="extract folder of the source person's real faces "
+                                                        "(default: the model's, from faceswap.json)")
+    p.add_argument("--target-faces", default=None, help="extract folder of the target person's real faces")
+    p.add_argument("--blend", choices=("none", "hard", "feathered", "seamless"), default="seamless",
+                   help="as given to convert, for the blur control")
+    p.add_argument("--color", choices=("none", "lab", "histogram"), default="lab", help="as given to convert")
+    p.add_argument("--mask", choices=("hull", "extended", "predicted"), default="extended", help="as given to convert")
 
     p = commands.add_parser("convert", help="swap the face in every frame of a clip", epilog=CONSENT)
     p.add_argument("video", help="source clip")
@@ -276,6 +295,69 @@ def _train(args: argparse.Namespace) -> None:
           f"loss_a {last['loss_a']:.4f}, loss_b {last['loss_b']:.4f} -> {args.model_dir}")
 
 
+def _json_ready(value):
+    """NaN and infinity (a correlation of a constant series) as null: JSON has no NaN."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def _score(args: argparse.Namespace) -> None:
+    """``score``: clips, model folder, face folders and the JSON output checked before TensorFlow loads."""
+    import json
+    from pathlib import Path
+
+    from sr_lib.files import atomic_path, refuse_same_file
+
+    _positive("--every-nth", args.every_nth)
+    _positive("--frames", args.frames)
+    for clip in (args.source_clip, args.swapped_clip):
+        if not Path(clip).is_file():
+            raise CommandError(clip, "video file not found")
+    from .model_folder import CONFIG_FILE, WEIGHTS_FILE, read_settings
+
+    with _about(args.model_dir):
+        settings = read_settings(args.model_dir)
+    src, tgt = ("a", "b") if args.direction == "a2b" else ("b", "a")
+    for option, folder in (("--source-faces", args.source_faces or settings.get(src)),
+                           ("--target-faces", args.target_faces or settings.get(tgt))):
+        if not folder or not Path(folder).is_dir():
+            raise CommandError(folder or args.model_dir, f"face folder not found (the model's {CONFIG_FILE} names it; "
+                                                         f"give the extract folder with {option})")
+    if args.json:
+        model_dir = Path(args.model_dir)
+        with _about(args.json):
+            refuse_same_file(args.json, args.source_clip, args.swapped_clip, model_dir, model_dir / CONFIG_FILE,
+                             model_dir / WEIGHTS_FILE)
+        if Path(args.json).is_dir():
+            raise CommandError(args.json, "is a folder; give a file name such as score.json")
+    with _about(args.swapped_clip, args.source_clip, args.model_dir):
+        import_tensorflow_quietly()
+        from .score import format_report, score_clip
+
+        with _cpp_stderr_to_log():
+            report = score_clip(
+                args.source_clip, args.swapped_clip, args.model_dir, direction=args.direction,
+                every_nth=args.every_nth, frames=args.frames, control=not args.no_control, lpips=not args.no_lpips,
+                source_faces=args.source_faces, target_faces=args.target_faces,
+                convert_options={"blend": args.blend, "color": None if args.color == "none" else args.color,
+                                 "mask": args.mask})
+    print(format_report(report))
+    if args.json:
+        with _about(args.json), atomic_path(args.json) as temporary:
+            temporary.write_text(json.dumps(_json_ready(report), indent=1) + "\n", encoding="utf-8")
+        print(f"-> {args.json}")
+    if report["held_out"] == "trained on":
+        _warn(args.source_clip, "the model trained on every scored frame: the score flatters it "
+                                "(train with --holdout FRACTION to keep frames out)")
+
+
 def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -297,6 +379,8 @@ def run(args: argparse.Namespace) -> None:
             raise CommandError(args.video, f"no face found in any of the {s.frames_read} frames read")
     elif args.command == "train":
         _train(args)
+    elif args.command == "score":
+        _score(args)
     else:
         _positive("--max-frames", args.max_frames)
         _positive("--every-nth", args.every_nth)
@@ -342,12 +426,14 @@ def main(argv=None) -> int:
     try:
         run(args)
     except KeyboardInterrupt as error:  # Ctrl-C: one line too, status 130 (128 + SIGINT)
-        filename = getattr(error, "filename", None) or getattr(args, "video", None) or getattr(args, "model_dir", None)
+        filename = (getattr(error, "filename", None) or getattr(args, "video", None)
+                    or getattr(args, "swapped_clip", None) or getattr(args, "model_dir", None))
         message = getattr(error, "message", None) or "interrupted (Ctrl-C); nothing was written"
         print(f"error: {filename}: {message}", file=sys.stderr)
         return 130
     except Exception as error:  # the contract: one line, never a traceback
-        problem = _describe(error, getattr(args, "video", None) or getattr(args, "model_dir", None) or "faceswap_lib")
+        problem = _describe(error, getattr(args, "video", None) or getattr(args, "swapped_clip", None)
+                            or getattr(args, "model_dir", None) or "faceswap_lib")
         print(f"error: {problem.filename}: {problem.message}", file=sys.stderr)
         return 2
     return 0

@@ -1,0 +1,154 @@
+"""The swap score on cases with known answers: a real target frame scores as the target, a blurred
+face fails sharpness, a closed mouth against an open-mouth source fails expression; and the
+``score`` command (one table, JSON written atomically, errors in one line before TensorFlow)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap_lib import score as S
+from faceswap_lib.align import template_points
+from faceswap_lib.landmarks import detect
+from faceswap_lib.synthetic import astronaut_head
+
+
+def test_openings_are_gaps_over_the_interocular_distance():
+    face = np.concatenate([np.zeros((17, 2)), template_points(200)])  # 51 points 17-67 of the mean face
+    base = S.mouth_opening(face)
+    opened = face.copy()
+    opened[65:68, 1] += 10  # lower inner lip 10 px down
+    io = S.interocular_distance(face)
+    assert S.mouth_opening(opened) == pytest.approx(base + 10 / io, rel=0.02)
+    shut = face.copy()
+    shut[[37, 38, 43, 44]] = shut[[41, 40, 47, 46]]  # upper lids onto the lower ones
+    assert S.eye_opening(shut) == pytest.approx(0.0, abs=1e-9)
+    assert S.eye_opening(face) > 0.05  # the mean face: 0.097
+    assert S.mouth_opening(face * 3) == pytest.approx(base) and S.eye_opening(face * 3) == pytest.approx(S.eye_opening(face))
+    with pytest.raises(ValueError, match="68, 2"):
+        S.mouth_opening(face[:51])
+
+
+def test_a_blurred_face_loses_sharpness_a_darker_one_does_not():
+    head = astronaut_head(480)
+    points = detect(head, detect_size=256)[0].landmarks
+    real = S.sharpness(*S.analysis_crop(head, points))
+    blurred = S.sharpness(*S.analysis_crop(cv2.GaussianBlur(head, (0, 0), 6), points))
+    darker = S.sharpness(*S.analysis_crop(head * 0.6, points))
+    assert blurred / real < S.Thresholds().sharpness < 1
+    assert darker / real == pytest.approx(1, abs=0.05)  # contrast divided out (8-bit rounding aside)
+
+
+@pytest.fixture(scope="module")
+def clip_faces():
+    """Measured real faces of the course clips: d6 (person A) and d14 (person B)."""
+    from sr_lib.data import registry
+
+    if not registry.is_available("face_clips"):  # never downloads
+        if os.environ.get("SRFS_REQUIRE_MIRROR") == "1":
+            pytest.fail("SRFS_REQUIRE_MIRROR=1 but the face clips are not in the mirror")
+        pytest.skip("needs the face clips (set SRFS_DATA_DIR to the data mirror)")
+    from faceswap_lib.video import read_frames
+
+    root = registry.fetch("face_clips", progress=False) / registry.DATASETS["face_clips"].prefix
+    wanted = {"d6": (0, 300, 600, 992, 1000), "d14": (0, 150, 300, 450)}
+    frames = {(name, i): f for name, indices in wanted.items()
+              for i, f in read_frames(root / f"{name}.mp4") if i in indices}
+    return {key: S.measure(frame) for key, frame in frames.items()}, frames
+
+
+def test_a_real_target_frame_scores_as_the_target_and_blur_fails_sharpness(clip_faces):
+    faces, frames = clip_faces
+    reference = S.make_reference([faces["d14", i] for i in (0, 150, 300)], [faces["d6", i] for i in (0, 300, 600)])
+    real = faces["d14", 450]  # not among the references
+    result = S.score_faces([real], [real], reference)
+    frame, summary = result["frames"][0], result["summary"]
+    assert frame["identity"] and frame["expression"] and frame["sharp"] and frame["success"]
+    assert summary["distance_target"] < S.SAME_PERSON_DISTANCE < summary["distance_source"]
+    assert 0.5 < summary["sharpness_ratio"] < 2
+    if S.lpips_available()[0]:
+        assert 0 < summary["lpips"] < 0.3  # against another real frame of the same person
+    else:
+        assert summary["lpips"] is None and "LPIPS skipped" in summary["lpips_note"]
+
+    blurred = S.measure(cv2.GaussianBlur(frames["d14", 450], (0, 0), 6), fallback=real.landmarks)
+    frame = S.score_faces([real], [blurred], reference, lpips=False)["frames"][0]
+    assert not frame["sharp"] and not frame["success"]
+    assert frame["identity"]  # blur alone keeps the identity: why identity is not enough
+
+
+def test_a_closed_mouth_against_an_open_mouth_source_fails_expression(clip_faces):
+    faces, _ = clip_faces
+    reference = S.make_reference([faces["d14", i] for i in (0, 150)], [faces["d6", i] for i in (300, 600)])
+    laughing, also_laughing, closed = faces["d6", 992], faces["d6", 1000], faces["d6", 0]
+    assert laughing.mouth - closed.mouth > 0.3  # measured: 0.51 against 0.00
+    result = S.score_faces([laughing, laughing], [closed, also_laughing], reference, lpips=False)
+    assert [f["expression"] for f in result["frames"]] == [False, True]
+    assert result["summary"]["mouth_difference"] > S.Thresholds().mouth / 2
+
+
+# --- the command line --------------------------------------------------------------------------
+
+def test_score_errors_are_one_line_before_tensorflow(tmp_path):
+    def run(*args):
+        code = ("import sys; from faceswap_lib.__main__ import main; status = main(sys.argv[1:]); "
+                "print('TF' if 'tensorflow' in sys.modules else 'noTF'); sys.exit(status)")
+        result = subprocess.run([sys.executable, "-c", code, "score", *map(str, args)], capture_output=True,
+                                text=True, timeout=120)
+        assert result.stdout.strip() == "noTF" and len(result.stderr.splitlines()) == 1, result.stderr
+        return result.returncode, result.stderr
+
+    clip = tmp_path / "clip.avi"
+    clip.write_bytes(b"not read before the model folder is checked")
+    status, err = run(tmp_path / "missing.mp4", clip, tmp_path / "m")
+    assert status == 2 and err.startswith(f"error: {tmp_path / 'missing.mp4'}: video file not found")
+    status, err = run(clip, clip, tmp_path / "m")
+    assert status == 2 and "model folder not found" in err
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "faceswap.json").write_text(json.dumps({"format": "faceswap_lib.model/1", "model": {"size": 32},
+                                                     "a": str(tmp_path), "b": str(tmp_path / "gone")}))
+    status, err = run(clip, clip, model)
+    assert status == 2 and "face folder not found" in err and "--target-faces" in err
+    status, err = run(clip, clip, model, "--target-faces", tmp_path, "--json", clip)
+    assert status == 2 and "refusing to overwrite" in err
+    status, err = run(clip, clip, model, "--frames", "0")
+    assert status == 2 and "--frames" in err
+
+
+def test_score_command_end_to_end(tmp_path, capsys):
+    """extract -> train --holdout -> convert -> score on two tiny stand-in clips (one photo: the
+    numbers mean nothing, the plumbing is what is tested)."""
+    from faceswap_lib.__main__ import main
+    from faceswap_lib.extract import extract
+    from faceswap_lib.synthetic import make_moving_clip
+
+    head = astronaut_head(256)
+    clips = {}
+    for name, photo, seed in (("a", head, 0), ("b", head[:, ::-1, ::-1].copy(), 1)):
+        clips[name] = make_moving_clip(photo, tmp_path / f"{name}.avi", 4, np.random.default_rng(seed), degrees=8,
+                                       zoom=0, shift=0)
+        extract(clips[name], tmp_path / f"f{name}", size=64, progress=False)
+    model = tmp_path / "model"
+    assert main(["train", str(tmp_path / "fa"), str(tmp_path / "fb"), str(model), "--size", "32", "--batch-size", "2",
+                 "--steps", "1", "--holdout", "0.5"]) == 0
+    swapped = tmp_path / "swapped.mp4"
+    assert main(["convert", str(clips["a"]), str(model), str(swapped)]) == 0
+    capsys.readouterr()
+    out_json = tmp_path / "score.json"
+    assert main(["score", str(clips["a"]), str(swapped), str(model), "--frames", "2", "--no-lpips",
+                 "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "held-out frames (>= 2), never trained on" in out and "SWAP SUCCESS RATE" in out
+    for column in ("swapped", "blur control", "source (real)"):
+        assert column in out
+    report = json.loads(out_json.read_text())
+    assert report["frames"] == [2, 3] and report["held_out"] == "held out"
+    assert set(report["rows"]) == {"swapped", "blur control", "source (real)"}
+    assert report["rows"]["source (real)"]["summary"]["mouth_difference"] == 0
+    assert len(report["rows"]["swapped"]["frames"]) == 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".~tmp-")] == []
