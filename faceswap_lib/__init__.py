@@ -10,11 +10,13 @@ them, so ``import faceswap_lib`` stays cheap and needs neither dlib nor OpenCV):
 - ``extract``    a clip -> aligned PNG crops + ``alignments.json`` (``extract``)
 - ``augment``    training pairs: random affine + warp -> (warped input, target)
 - ``models``     the shared-encoder autoencoder: ``faceswap_autoencoder`` / ``FaceSwapAutoencoder``
+- ``model_folder`` a model folder's settings, held-out faces and checks, without TensorFlow
 - ``training``   faces of an extract folder, warped-pair datasets, previews, resumable ``train``, save/load
 - ``convert``    masks, colour correction, blending, the synthetic label, ``swap_face``, ``convert_video``
 - ``identity``   dlib face-recognition embeddings and the identity score of a swap
+- ``score``      the swap score: identity, expression, sharpness, the swap success rate, a blur control
 - ``synthetic``  a stand-in moving clip from one photo, for runs without the face clips
-- ``__main__``   the command line: ``python -m faceswap_lib {extract,train,convert}``
+- ``__main__``   the command line: ``python -m faceswap_lib {extract,train,convert,score}``
 
 This package is installed with ``sr_lib`` so that its decoders can reuse
 ``sr_lib.layers.PixelShuffle``; ``sr_lib`` never imports it.

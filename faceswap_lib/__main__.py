@@ -1,8 +1,26 @@
-"""Command line: ``python -m faceswap_lib {extract,train,convert} ...`` (see ``--help``).
+"""Command line: ``python -m faceswap_lib {extract,train,convert,score} ...`` (see ``--help``).
 
     python -m faceswap_lib extract VIDEO OUT_DIR            # aligned crops + alignments.json
     python -m faceswap_lib train A_DIR B_DIR MODEL_DIR      # shared encoder, decoders A and B
+        [--steps N] [--minutes M] [--holdout F]             # totals; F: share of each clip held out
     python -m faceswap_lib convert VIDEO MODEL_DIR OUT.mp4 [--direction a2b]
+    python -m faceswap_lib score VIDEO OUT.mp4 MODEL_DIR [--direction a2b] [--json SCORE.json]
+
+``train``: ``--steps`` (default 1,000 when ``--minutes`` is not given either) and ``--minutes`` are
+totals over the model's whole training, whichever is reached first; a model that has reached them
+is left alone with one line on stdout ("already trained to step N ... nothing to do"), exit status
+0. ``--holdout F`` keeps the last share F of every clip's faces out of training and records which
+in ``faceswap.json`` (a model keeps the fraction it started with; another one is refused). A
+preview ``MODEL_DIR/previews/preview_<global step>.png`` every ``--preview-minutes`` (default 5)
+and at the end; the progress bar (on a terminal) shows the global step and losses smoothed over
+about 50 steps. Options, face folders and the model folder (size, mask, holdout, finished?) are
+checked before TensorFlow is imported; fewer than :data:`faceswap_lib.model_folder.RECOMMENDED_FACES`
+training faces per person print a ``warning:`` line with the count.
+
+``score``: the swap score of :mod:`faceswap_lib.score` (identity, expression, sharpness, LPIPS, the
+swap success rate; beside them a blur control and the real source frames) as a table on stdout,
+on frames the model never trained on when it was trained with ``--holdout`` (a ``warning:`` line
+otherwise); ``--json OUT`` also writes every frame's numbers (NaN as null).
 
 Errors: every failure, whatever raised it (our checks, OpenCV's ``cv2.error``, h5py reading a
 corrupt weights file, TensorFlow, dlib), prints exactly one line ``error: <file>: <what is wrong>``
@@ -12,14 +30,15 @@ as it decodes: the summary says how many frames were lost, a ``warning: <file>: 
 stderr repeats it, and the exit status is 0 (2 only when no frame could be read at all).
 
 Ctrl-C prints one line too (``error: <file>: interrupted at ...``; for ``train``: ``stopped at
-step N; last checkpoint at step M; run the same command to continue``) and exits with status 130.
+step N; last checkpoint at step M; run the same command to continue``, where M = N when a step
+was trained: the model is saved at the step reached) and exits with status 130.
 Numeric options are checked before anything runs (``--max-frames 0``, ``--learning-rate nan`` are
 usage errors).
 
 Outputs are never written over inputs (``convert clip.mp4 MODEL clip.mp4`` is refused, also
 through another path, a symlink or a hard link; ``train`` refuses a model folder that is one of its
 face folders, and the same folder as both persons), and are written under temporary names that are
-renamed only on success (:mod:`faceswap_lib.files`); ``extract`` into a folder that already holds
+renamed only on success (:mod:`sr_lib.files`; also ``score --json``); ``extract`` into a folder that already holds
 another clip merges the two clips' ``alignments.json`` (see :mod:`faceswap_lib.extract`).
 """
 
@@ -108,7 +127,7 @@ class _about:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m faceswap_lib",
-        description="Shared-encoder face swap: extract aligned faces, train, convert a clip.",
+        description="Shared-encoder face swap: extract aligned faces, train, convert a clip, score the swap.",
         epilog=CONSENT,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{extract,train,convert,score}",

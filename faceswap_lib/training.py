@@ -5,11 +5,13 @@
 - :func:`pair_batches` / :func:`make_dataset`: endless batches ``((warped_a, warped_b),
   (target_a, target_b))`` from :func:`faceswap_lib.augment.augment`; with masks, the mask gets
   exactly the same affine and warp as its face (see :func:`augment_with_mask`).
-- :class:`PreviewCallback` writes a preview PNG every N steps, :class:`ProgressBar` a tqdm bar.
-- :func:`train` puts it together with ``sr_lib.training.fit_steps`` (``BackupAndRestore`` every
-  ``chunk`` steps: an interrupted run resumes and loses at most the steps since the last chunk).
+- :class:`PreviewCallback` writes a preview PNG every N steps or minutes, named by the global
+  step; :class:`ProgressBar` a tqdm bar of the global step with smoothed losses.
+- :func:`train` puts it together with ``sr_lib.training.fit_steps`` up to a total of steps and/or
+  minutes (``BackupAndRestore`` every ``chunk`` steps; Ctrl-C saves the model at the step reached).
 - :func:`save_model` / :func:`load_model`: a model folder holds ``faceswap.json`` (settings,
-  steps trained) and ``faceswap.weights.h5``.
+  steps and seconds trained, held-out faces; read without TensorFlow by
+  :mod:`faceswap_lib.model_folder`) and ``faceswap.weights.h5``.
 """
 
 from __future__ import annotations
