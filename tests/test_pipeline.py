@@ -166,3 +166,125 @@ def test_float_bicubic_overshoot_is_clipped_not_rejected():
     make_dataset([(reported.astype(np.float32), hr)], scale=4, lr_patch=8, batch_size=1)
     with pytest.raises(ValueError, match=r"LR.*span .*outside \[0, 1\]"):
         make_dataset([(lr * 255, hr)], scale=4, lr_patch=8, batch_size=1)
+
+
+# ---- the batched, vectorised make_dataset: positions, transforms, epochs -----------------------
+
+LR_BITS, HR_BITS = 20, 22  # pixel values k / 2**bits are exact in float32 for k < 2**24
+
+
+def _coordinate_pairs(sizes, scale=SCALE):
+    """Pairs whose pixels say where they are: LR (i, r, c) holds (i*4096 + r*64 + c) / 2**20 and HR
+    (i, R, C) holds (i*2**14 + R*128 + C) / 2**22 (i = image, r, c < 64; R, C < 128), all in [0, 1)."""
+    pairs = []
+    for image, (height, width) in enumerate(sizes):
+        r, c = np.indices((height, width))
+        R, C = np.indices((height * scale, width * scale))
+        lr = (image * 4096 + r * 64 + c) / 2.0**LR_BITS
+        hr = (image * 2**14 + R * 128 + C) / 2.0**HR_BITS
+        pairs.append((lr[..., None].astype(np.float32), hr[..., None].astype(np.float32)))
+    return pairs
+
+
+def _decode(lr_batch, hr_batch):
+    """-> (image, row, col) of every LR pixel's source and of every HR pixel's source, as int arrays."""
+    lr = np.rint(lr_batch[..., 0] * 2.0**LR_BITS).astype(np.int64)
+    hr = np.rint(hr_batch[..., 0] * 2.0**HR_BITS).astype(np.int64)
+    return (lr // 4096, lr // 64 % 64, lr % 64), (hr // 2**14, hr // 128 % 128, hr % 128)
+
+
+def _dihedral(grid):
+    """The 8 flips/rotations of a square array, numbered like random_flip_rotate_pair."""
+    return [np.rot90(np.fliplr(grid) if t >= 4 else grid, t % 4) for t in range(8)]
+
+
+def test_batches_are_aligned_crops_of_one_image_under_one_of_eight_transforms():
+    sizes = [(9, 12), (7, 7), (12, 8), (10, 10)]
+    patch = 5
+    transforms, positions = set(), set()
+    for lr_batch, hr_batch in make_dataset(_coordinate_pairs(sizes), scale=SCALE, lr_patch=patch,
+                                           batch_size=6, seed=1).take(20):
+        assert lr_batch.shape == (6, patch, patch, 1) and hr_batch.shape == (6, 2 * patch, 2 * patch, 1)
+        (lr_i, lr_r, lr_c), (hr_i, hr_r, hr_c) = _decode(lr_batch.numpy(), hr_batch.numpy())
+        for k in range(6):
+            image = lr_i[k, 0, 0]
+            assert (lr_i[k] == image).all() and (hr_i[k] == image).all()  # one image per patch, LR = HR's
+            top, left = lr_r[k].min(), lr_c[k].min()
+            height, width = sizes[image]
+            assert 0 <= top <= height - patch and 0 <= left <= width - patch
+            rows, cols = np.indices((patch, patch))
+            matches = [t for t, (tr, tc) in enumerate(zip(_dihedral(rows + top), _dihedral(cols + left)))
+                       if (tr == lr_r[k]).all() and (tc == lr_c[k]).all()]
+            assert len(matches) == 1, "the LR patch is not a flip/rotation of a p x p crop"
+            transforms.add(matches[0])
+            positions.add((image, top, left))
+            # HR pixel (I, J) comes from inside the HR block of the LR pixel at (I // s, J // s).
+            up = lambda a: np.repeat(np.repeat(a, SCALE, axis=0), SCALE, axis=1)  # noqa: E731
+            np.testing.assert_array_equal(hr_r[k] // SCALE, up(lr_r[k]))
+            np.testing.assert_array_equal(hr_c[k] // SCALE, up(lr_c[k]))
+            # ... and HR is the same transform of the HR crop at s x the LR corner.
+            big = np.indices((SCALE * patch, SCALE * patch))
+            np.testing.assert_array_equal(hr_r[k], _dihedral(big[0] + SCALE * top)[matches[0]])
+            np.testing.assert_array_equal(hr_c[k], _dihedral(big[1] + SCALE * left)[matches[0]])
+    assert transforms == set(range(8))
+    assert len(positions) > 40  # positions vary per patch, not per batch
+
+
+def test_every_position_including_the_last_row_and_column_is_drawn():
+    patch = 3
+    corners = set()
+    for lr_batch, hr_batch in make_dataset(_coordinate_pairs([(5, 6)]), scale=SCALE, lr_patch=patch, batch_size=8,
+                                           augment=False, seed=0).take(20):
+        (_, rows, cols), _ = _decode(lr_batch.numpy(), hr_batch.numpy())
+        corners |= {(r, c) for r, c in zip(rows[:, 0, 0], cols[:, 0, 0])}
+    assert corners == {(r, c) for r in range(3) for c in range(4)}
+
+
+def test_each_epoch_is_a_new_permutation_of_the_images():
+    sizes = [(6, 6)] * 6
+    stream = make_dataset(_coordinate_pairs(sizes), scale=SCALE, lr_patch=4, batch_size=4, seed=2).take(6)
+    images = np.concatenate([_decode(lr.numpy(), hr.numpy())[0][0][:, 0, 0] for lr, hr in stream])
+    epochs = images.reshape(4, 6)  # 24 patches = 4 epochs of 6 images; batches straddle epochs
+    for epoch in epochs:
+        assert sorted(epoch) == list(range(6))
+    assert len({tuple(e) for e in epochs}) > 1
+    in_order = make_dataset(_coordinate_pairs(sizes), scale=SCALE, lr_patch=4, batch_size=4, shuffle=False).take(3)
+    images = np.concatenate([_decode(lr.numpy(), hr.numpy())[0][0][:, 0, 0] for lr, hr in in_order])
+    assert list(images) == list(range(6)) * 2
+
+
+def test_seeded_stream_repeats_and_seeds_differ():
+    pairs = _nearest_pairs([(12, 15), (10, 10), (20, 11)])
+
+    def batches(seed):
+        return [np.concatenate([lr.numpy().ravel(), hr.numpy().ravel()])
+                for lr, hr in make_dataset(pairs, scale=SCALE, lr_patch=6, batch_size=4, seed=seed).take(5)]
+
+    a, b, c = batches(7), batches(7), batches(8)
+    for x, y, z in zip(a, b, c):
+        np.testing.assert_array_equal(x, y)
+        assert not np.array_equal(x, z)
+
+
+def test_one_epoch_without_repeat():
+    pairs = _nearest_pairs([(8, 8)] * 5)
+    batches = list(make_dataset(pairs, scale=SCALE, lr_patch=4, batch_size=2, repeat=False))
+    assert len(batches) == 2  # 5 images, batches of 2: the incomplete last one is dropped
+    with pytest.raises(ValueError, match="yields no batches"):
+        make_dataset(pairs, scale=SCALE, lr_patch=4, batch_size=6, repeat=False)
+
+
+def test_whole_square_images_shuffled_and_augmented_stay_aligned():
+    pairs = _nearest_pairs([(6, 6)] * 3, channels=1)
+    for lr_batch, hr_batch in make_dataset(pairs, scale=SCALE, batch_size=2, seed=4).take(4):
+        assert lr_batch.shape == (2, 6, 6, 1)
+        np.testing.assert_array_equal(_upsample_batch(lr_batch.numpy()), hr_batch.numpy())
+
+
+def test_streamed_patches_from_a_too_small_image_fail_with_a_message():
+    from sr_lib.data.pipeline import make_patch_dataset
+
+    lr = np.zeros((5, 9, 3), np.uint8)
+    source = tf.data.Dataset.from_tensors((lr, np.zeros((10, 18, 3), np.uint8)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="smaller than the patch size 8"):
+        next(iter(make_patch_dataset(source, scale=SCALE, lr_patch=8, batch_size=1, patches_per_image=1)))
