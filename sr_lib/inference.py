@@ -127,6 +127,21 @@ def upscale_via_y(model, lr: np.ndarray, scale: int) -> np.ndarray:
     return metrics.y_and_chroma_to_rgb(y, chroma)
 
 
+# Large images go through the Y-channel recipe in pieces of this many LR pixels a side (see model_upscaler).
+_PIECE, _PIECEWISE_ABOVE = 256, 512 * 512
+
+
+def _piecewise(upscale, lr, scale: int, radius: int):
+    """``upscale(lr)`` computed in pieces with ``radius + 2`` LR pixels of context (the model's
+    receptive field plus the bicubic chroma's), on every core: the whole-image result (the tiling
+    module explains why it is exact), without image-sized temporaries."""
+    import os
+
+    from sr_lib.tiling import upscale_tiled
+
+    return upscale_tiled(upscale, lr, scale, tile=_PIECE, overlap=radius + 2, workers=min(4, os.cpu_count() or 1))
+
+
 def model_upscaler(model, *, channel: str = "y", multiple: int = 1):
     """An ``f(lr, scale) -> sr`` for :func:`sr_lib.evaluation.evaluate`.
 
@@ -136,9 +151,24 @@ def model_upscaler(model, *, channel: str = "y", multiple: int = 1):
 
     The upscaler takes ``lr`` as :func:`upscale_via_y` does ((h, w), (h, w, 1) or (h, w, 3);
     uint8, uint16 or float in [0, 1]; RGBA raises) and returns float32 in [0, 1] in ``lr``'s layout.
+
+    Speed: on images above 512 x 512 LR pixels, a ``"y"`` model whose receptive field is known
+    (:func:`sr_lib.tiling.receptive_radius`: ESPCN-like convolution stacks) runs in 256-pixel pieces
+    with that much context, on every core. The result is the whole-image one (to float rounding,
+    ~1e-6), at about half the time: each piece's activations (64 channels) stay a few MB instead of
+    hundreds of MB allocated and page-faulted on every call, and the NumPy steps run in parallel.
     """
     if channel == "y":
-        return lambda lr, scale: upscale_via_y(model, lr, scale)
+        from sr_lib.tiling import receptive_radius
+
+        radius = receptive_radius(model)
+
+        def y(lr, scale):
+            if radius is not None and np.shape(lr)[0] * np.shape(lr)[1] > _PIECEWISE_ABOVE:
+                return _piecewise(lambda piece: upscale_via_y(model, piece, scale), lr, scale, radius)
+            return upscale_via_y(model, lr, scale)
+
+        return y
     if channel == "rgb":
         def rgb(lr, scale):
             restore = images.same_layout(lr)

@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-__all__ = ["tile_boxes", "upscale_tiled"]
+__all__ = ["tile_boxes", "upscale_tiled", "receptive_radius"]
 
 
 def _positive_int(value, name: str) -> int:
@@ -58,6 +58,35 @@ def tile_boxes(height: int, width: int, tile: int, overlap: int, multiple: int =
             y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
             piece = (max(0, y0 - overlap), min(height, y1 + overlap), max(0, x0 - overlap), min(width, x1 + overlap))
             yield (y0, y1, x0, x1), piece
+
+
+def receptive_radius(model) -> int | None:
+    """LR pixels on each side that an output pixel of ``model`` can depend on, or None if unknown.
+
+    Known for models built only of stride-1 "same" convolutions (ESPCN, SRCNN-like bodies), with
+    pointwise layers (activations, Add, Concatenate) and sub-pixel shuffles *after* the last
+    convolution: the sum of the kernels' half-widths (times their dilation) bounds every path through
+    the network (ESPCN: 2 + 1 + 1 = 4). Anything else (strides, nested models, a convolution at the
+    high resolution, normalisation layers) gives None: cutting such a model with an overlap is not
+    known to be exact.
+    """
+    import keras
+
+    from sr_lib.layers import PixelShuffle
+
+    pointwise = (keras.layers.InputLayer, keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU,
+                 keras.layers.PReLU, keras.layers.Add, keras.layers.Concatenate)
+    radius, shuffled = 0, False
+    for layer in getattr(model, "layers", None) or []:
+        if type(layer) is keras.layers.Conv2D:
+            if shuffled or tuple(layer.strides) != (1, 1) or layer.padding != "same":
+                return None
+            radius += max((k // 2) * d for k, d in zip(layer.kernel_size, layer.dilation_rate))
+        elif isinstance(layer, PixelShuffle):
+            shuffled = True
+        elif not isinstance(layer, pointwise):
+            return None
+    return radius if getattr(model, "layers", None) else None
 
 
 def upscale_tiled(

@@ -105,3 +105,29 @@ def test_a_nan_result_is_refused_naming_the_tile(out_dtype):
     image = np.full((20, 20, 3), 0.5, np.float32)
     with pytest.raises(ValueError, match=r"NaN or infinite values for the tile of input rows 0\.\.9, columns 0\.\.9"):
         upscale_tiled(broken, image, 2, tile=10, overlap=0, out_dtype=out_dtype)
+
+
+def test_receptive_radius_is_known_only_for_plain_convolution_stacks():
+    from sr_lib.models import espcn, srresnet, unet
+    from sr_lib.tiling import receptive_radius
+
+    assert receptive_radius(espcn(3, filters=(8, 4))) == 2 + 1 + 1  # 5x5, 3x3, 3x3
+    assert receptive_radius(unet(scale=2, channels=3, filters=4, depth=1)) is None  # strided
+    assert receptive_radius(srresnet(scale=2, num_res_blocks=1, filters=8)) is None  # BatchNorm, convs after the shuffle
+    assert receptive_radius(lambda x: x) is None
+
+
+def test_large_images_go_through_the_y_upscaler_in_pieces_with_the_whole_image_result(rng):
+    import keras
+
+    from sr_lib import inference
+    from sr_lib.models import espcn
+
+    keras.utils.set_random_seed(0)
+    model = espcn(2, filters=(8, 4))
+    image = ndimage.gaussian_filter(rng.random((530, 517, 3)), (3, 3, 0)).astype(np.float32)
+    assert image.shape[0] * image.shape[1] > inference._PIECEWISE_ABOVE  # this one is cut into pieces
+    pieces = inference.model_upscaler(model)(image, 2)
+    whole = inference.upscale_via_y(model, image, 2)
+    assert pieces.shape == whole.shape == (1060, 1034, 3) and pieces.dtype == np.float32
+    assert np.abs(pieces - whole).max() < 1e-5
