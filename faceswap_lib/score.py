@@ -374,6 +374,7 @@ def score_clip(
     *,
     direction: str = "a2b",
     every_nth: int = 1,
+    start: int = 0,
     frames: int = 40,
     control: bool = True,
     lpips: bool = True,
@@ -385,8 +386,8 @@ def score_clip(
 ) -> dict[str, Any]:
     """Score a clip made by ``convert`` from ``source_clip`` with the model in ``model_dir``.
 
-    Frame ``k`` of ``swapped_clip`` is frame ``k * every_nth`` of ``source_clip`` (``convert``'s
-    ``--every-nth``). Only frames the model never trained on are scored when it was trained with
+    Frame ``k`` of ``swapped_clip`` is frame ``start + k * every_nth`` of ``source_clip`` (``convert``'s
+    ``--start`` and     ``--every-nth``). Only frames the model never trained on are scored when it was trained with
     ``--holdout`` (or the clip is not one it trained on); otherwise all, and the report says the
     frames were trained on. Of those, ``frames`` evenly spaced frames with a face in the source.
 
@@ -415,13 +416,13 @@ def score_clip(
 
     if direction not in ("a2b", "b2a"):
         raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
-    if every_nth < 1 or frames < 1:
-        raise ValueError(f"every_nth and frames must be >= 1, got {every_nth}, {frames}")
+    if every_nth < 1 or frames < 1 or start < 0:
+        raise ValueError(f"every_nth and frames must be >= 1 and start >= 0, got {every_nth}, {frames}, {start}")
     settings = read_settings(model_dir)
     src_side, tgt_side = ("a", "b") if direction == "a2b" else ("b", "a")
     first, status = held_out_frames(settings, src_side, source_clip)
     n_swapped = video_info(swapped_clip).frame_count
-    candidates = [k * every_nth for k in range(n_swapped) if first is None or k * every_nth >= first]
+    candidates = [start + k * every_nth for k in range(n_swapped) if first is None or start + k * every_nth >= first]
     if not candidates:
         raise ValueError(f"{swapped_clip}: none of its {n_swapped} frames is a held-out frame of {source_clip} "
                          f"(held out: frames >= {first}); convert the end of the clip")
@@ -432,7 +433,8 @@ def score_clip(
 
     # Kept as 8-bit (a quarter of float32's memory): up to 3 x `frames` frames of each clip.
     source_frames = {i: to_uint8(f) for i, f in read_frames(source_clip) if i in wanted}
-    swapped_frames = {k * every_nth: to_uint8(f) for k, f in read_frames(swapped_clip) if k * every_nth in wanted}
+    swapped_frames = {start + k * every_nth: to_uint8(f) for k, f in read_frames(swapped_clip)
+                      if start + k * every_nth in wanted}
     src, kept = [], []
     for i in chosen:  # frames with a face in the source, evenly spaced, at most `frames`
         if i in source_frames and i in swapped_frames:
@@ -473,6 +475,7 @@ def score_clip(
         "model_steps": int(settings.get("steps", 0)),
         "direction": direction,
         "every_nth": every_nth,
+        "start": start,
         "held_out": status,
         "first_held_out_frame": first,
         "frames": kept,

@@ -151,4 +151,11 @@ def test_score_command_end_to_end(tmp_path, capsys):
     assert set(report["rows"]) == {"swapped", "blur control", "source (real)"}
     assert report["rows"]["source (real)"]["summary"]["mouth_difference"] == 0
     assert len(report["rows"]["swapped"]["frames"]) == 2
+    # Only the held-out tail converted (--start): frame k of the output is frame 2 + k of the clip.
+    tail, tail_json = tmp_path / "tail.mp4", tmp_path / "tail.json"
+    assert main(["convert", str(clips["a"]), str(model), str(tail), "--start", "2"]) == 0
+    assert main(["score", str(clips["a"]), str(tail), str(model), "--start", "2", "--frames", "2", "--no-lpips",
+                 "--no-control", "--json", str(tail_json)]) == 0
+    tail_report = json.loads(tail_json.read_text())
+    assert tail_report["frames"] == [2, 3] and tail_report["start"] == 2
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".~tmp-")] == []
