@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sr_lib.files import same_file
+from sr_lib.files import FileError, refuse_unwritable, same_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -115,25 +115,11 @@ def _output_error(path, error: BaseException) -> str:
 
 
 def _check_writable(path: Path) -> None:
-    """Refuse, before any work, an output that is a folder or that cannot be created: a temporary
-    file is made (and removed) in its folder, or in the nearest existing ancestor folder when
-    the folder does not exist yet (``atomic_path`` creates it)."""
-    import tempfile
-
-    if path.is_dir():
-        raise CliError(f"{path}: is a folder; give a file name")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise CliError(f"{path}: cannot be written: {folder} is not a folder")
+    """:func:`sr_lib.files.refuse_unwritable` as a :class:`CliError` (same one-line message)."""
     try:
-        handle, probe = tempfile.mkstemp(prefix=".~probe-", dir=folder)
-    except OSError as error:
-        raise CliError(f"{path}: cannot be written: {error.strerror or _one_line(error)} "
-                       f"(cannot create files in {folder})") from None
-    os.close(handle)
-    os.unlink(probe)
+        refuse_unwritable(path)
+    except FileError as error:
+        raise CliError(str(error)) from None
 
 
 def _check_image_suffix(path: Path) -> None:

@@ -23,7 +23,8 @@ import secrets
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["FileError", "SameFileError", "same_file", "refuse_same_file", "atomic_path", "temporary_name", "TEMP_PREFIX"]
+__all__ = ["FileError", "SameFileError", "same_file", "refuse_same_file", "refuse_unwritable", "atomic_path",
+           "temporary_name", "TEMP_PREFIX"]
 
 #: Temporary files start with this (hidden on POSIX; easy to spot and delete after a crash).
 TEMP_PREFIX = ".~tmp-"
@@ -58,6 +59,32 @@ def refuse_same_file(output: str | os.PathLike, *inputs: str | os.PathLike, what
         if source is not None and same_file(output, source):
             raise SameFileError(output, f"the {what} is the input {source}; refusing to overwrite it "
                                         "(choose another output name)")
+
+
+def refuse_unwritable(path: str | os.PathLike) -> None:
+    """Raise :class:`FileError` now, before any slow work, if ``path`` is a folder or cannot be created.
+
+    A temporary file is made (and removed) in ``path``'s folder, or in the nearest existing
+    ancestor folder when the folder does not exist yet (:func:`atomic_path` creates it), so
+    permissions, read-only mounts and a file standing where a folder should be are all caught.
+    """
+    import tempfile
+
+    path = Path(path)
+    if path.is_dir():
+        raise FileError(path, "is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise FileError(path, f"cannot be written: {folder} is not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".~probe-", dir=folder)
+    except OSError as error:
+        reason = error.strerror or " ".join(str(error).split())
+        raise FileError(path, f"cannot be written: {reason} (cannot create files in {folder})") from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 @contextlib.contextmanager
