@@ -42,6 +42,11 @@ __all__ = [
     "record",
     "on_colab",
     "timer",
+    "MAX_STEPS_ENV",
+    "MAX_EVAL_ENV",
+    "max_steps",
+    "steps",
+    "eval_images",
     "REPOSITORY",
     "BRANCH",
     "pip_spec",
@@ -57,6 +62,14 @@ MODE_ENV = "SRFS_MODE"
 #: Environment variable naming a JSON-lines file that ``record`` appends to
 #: (set per notebook by ``tools/run_notebooks.py``).
 RESULTS_ENV = "SRFS_RESULTS_FILE"
+
+#: Dry run: ``SRFS_MAX_STEPS=N`` caps every optimizer-step count a notebook passes through :func:`steps`
+#: at N, and nothing else: data source, model sizes, batch sizes, precision policy and strategy stay
+#: whatever the mode decides (``tools/run_notebooks.py --mode full --dry-run`` sets it).
+MAX_STEPS_ENV = "SRFS_MAX_STEPS"
+
+#: Dry run: ``SRFS_MAX_EVAL_IMAGES=N`` caps every evaluation image count passed through :func:`eval_images`.
+MAX_EVAL_ENV = "SRFS_MAX_EVAL_IMAGES"
 
 #: The course's GitHub repository, "owner/name": the one place it is written. The Colab badges and the
 #: Colab set-up cells of the notebooks are rendered from it by ``tools/colab_cells.py`` (a set-up cell
@@ -98,6 +111,45 @@ def by_mode(mode: str, *, smoke: T, demo: T, full: T) -> T:
     forget to say what the cheap CI run should do.
     """
     return {"smoke": smoke, "demo": demo, "full": full}[_check_mode(mode)]
+
+
+def _positive_env(name: str) -> int | None:
+    """``int($name)`` if the variable is set and non-empty, else None; a value below 1 raises."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name}={value!r}: expected a positive whole number (or unset it)")
+    return number
+
+
+def max_steps() -> int | None:
+    """The dry-run cap on optimizer steps (``$SRFS_MAX_STEPS``), or None when the run is not capped."""
+    return _positive_env(MAX_STEPS_ENV)
+
+
+def steps(count: int) -> int:
+    """An optimizer-step count, capped at ``$SRFS_MAX_STEPS`` in a dry run: ``steps(by_mode(MODE, ...))``.
+
+    Without the variable it returns ``count`` unchanged, so a notebook reads the same in every mode.
+    """
+    cap = max_steps()
+    return count if cap is None else min(count, cap)
+
+
+def eval_images(count: int | None) -> int | None:
+    """An evaluation image count (None: all of them), capped at ``$SRFS_MAX_EVAL_IMAGES`` in a dry run.
+
+    ``eval_images(None)`` is the cap itself when one is set; 0 (skip) stays 0.
+    """
+    cap = _positive_env(MAX_EVAL_ENV)
+    if cap is None or count == 0:
+        return count
+    return cap if count is None else min(count, cap)
 
 
 def seed_everything(seed: int = 42) -> int:

@@ -68,6 +68,36 @@ class _ChunkLogger(keras.callbacks.Callback):
         print(f"step {step:>7}/{self.total}: {values} ({rate:,.1f} steps/s{extra})", flush=True)
 
 
+class _StepTimer(keras.callbacks.Callback):
+    """Wall time of each optimizer step after the first (the first one traces and compiles the graph)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+        self.count = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+        if self.count > 1:
+            self.seconds.append(time.perf_counter() - self.started)
+
+
+def _record_step_time(model, timer: _StepTimer, batch_size: int | None) -> None:
+    """In a dry run (``$SRFS_MAX_STEPS``), record the median step time so the notebook runner collects it."""
+    from sr_lib.notebook import record
+
+    if not timer.seconds:
+        print(f"dry run: {model.name}: one step only, no step time after the first (tracing) step")
+        return
+    median = float(np.median(timer.seconds))
+    batch = f", batch {batch_size}" if batch_size else ""
+    print(f"dry run: {model.name}{batch}: {median:.3f} s per step (median of {len(timer.seconds)} after the first)")
+    record(f"step time {model.name}{batch}", round(median, 4), unit="s/step")
+
+
 def fit_steps(
     model: keras.Model,
     dataset,
@@ -117,8 +147,16 @@ def fit_steps(
         all_callbacks.append(_ChunkLogger(chunk, epochs * chunk, batch_size))
     if multi_worker:
         return _fit_multi_worker(model, dataset, epochs, chunk, backup_dir, all_callbacks)
+    from sr_lib.notebook import max_steps
+
+    step_timer = _StepTimer() if max_steps() is not None else None  # dry run: measure the steps
+    if step_timer is not None:
+        all_callbacks.append(step_timer)
     # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it cannot.
-    return model.fit(dataset, epochs=epochs, steps_per_epoch=chunk, callbacks=all_callbacks, verbose=0, shuffle=False)
+    history = model.fit(dataset, epochs=epochs, steps_per_epoch=chunk, callbacks=all_callbacks, verbose=0, shuffle=False)
+    if step_timer is not None:
+        _record_step_time(model, step_timer, batch_size)
+    return history
 
 
 def _is_multi_worker(strategy) -> bool:

@@ -22,7 +22,14 @@ from sr_lib.data.datasets import (
 from sr_lib.data.degrade import bicubic_downscale, crapify, modcrop
 from sr_lib.data.imresize import imresize
 from sr_lib.data.io import ImageReadError, read_image, write_image
-from sr_lib.data.registry import DATASETS, DatasetUnavailableError, fetch, is_available
+from sr_lib.data.registry import (
+    DATASETS,
+    DatasetUnavailableError,
+    fetch,
+    is_available,
+    load_celeba_faces,
+    load_div2k,
+)
 
 
 def __getattr__(name):

@@ -11,12 +11,16 @@ size, sha256 and pinned upstream URL. A dataset is looked up, in order, in
 If none of these work, :class:`DatasetUnavailableError` names the dataset, a URL, and the variable to set.
 Downloading is its own function (:func:`download`); nothing else in the library touches the network.
 
-DIV2K (800 + 100 2K images, several GB) is not in the manifest: full-mode notebooks load it through
-``tensorflow-datasets`` (:func:`load_div2k`).
+DIV2K (800 + 100 2K images, several GB) and CelebA (200,000 faces) are not in the manifest: full-mode
+notebooks load them through ``tensorflow-datasets`` (:func:`load_div2k`, :func:`load_celeba_faces`).
+With ``SRFS_MOCK_TFDS=1`` both loaders return random pixels in the real shapes and dtypes instead
+(``tfds.testing.mock_data``; nothing is downloaded) and say so: the notebook runner's dry run
+(``tools/run_notebooks.py --mode full --dry-run``) and the tests use it. Never on by default.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import os
@@ -39,7 +43,14 @@ __all__ = [
     "download",
     "file_sha256",
     "load_div2k",
+    "load_celeba_faces",
+    "MOCK_TFDS_ENV",
+    "mocking_tfds",
+    "CELEBA_CROP",
 ]
+
+#: ``SRFS_MOCK_TFDS=1``: the tensorflow-datasets loaders return mocked data (random pixels, real shapes).
+MOCK_TFDS_ENV = "SRFS_MOCK_TFDS"
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -248,29 +259,137 @@ def fetch(name: str, *, verify: bool = True, progress: bool = True) -> Path:
     return root
 
 
-def load_div2k(split: str = "train", scale: int = 4, *, data_dir: str | None = None):
+def mocking_tfds() -> bool:
+    """True when ``$SRFS_MOCK_TFDS`` asks the tensorflow-datasets loaders for mocked data."""
+    return os.environ.get(MOCK_TFDS_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _tfds_data_dir(data_dir: str | None) -> str:
+    """``data_dir``, else ``$SRFS_DATA_DIR/tensorflow_datasets`` when that prepared folder exists (a mirror
+    is read-only), else ``<cache>/tensorflow_datasets``."""
+    if data_dir is not None:
+        return data_dir
+    mirror = _mirror_dir()
+    mirrored = mirror / "tensorflow_datasets" if mirror is not None else None
+    return str(mirrored if mirrored is not None and mirrored.is_dir() else cache_dir() / "tensorflow_datasets")
+
+
+# Sizes (height, width) of real DIV2K HR images: the mocked pairs cycle through them, so full-mode code
+# meets 2K images (and their memory) in a dry run. All are multiples of 12, like every DIV2K HR image.
+_DIV2K_HR_SIZES = ((1356, 2040), (1404, 2040), (2040, 1356), (1152, 2040), (1536, 2040), (2040, 1404))
+_DIV2K_SPLIT_SIZES = {"train": 800, "validation": 100}
+
+
+def _mock_div2k_fn(scale: int, hr_sizes):
+    """A tfds ``as_dataset_fn``: DIV2K-shaped ``{"lr", "hr"}`` uint8 examples, HR = scale x LR exactly.
+
+    tfds' own random examples draw every image side independently (LR and HR would not match), so the
+    pairs are built here, with the builder's real split sizes and feature names.
+    """
+    import tensorflow as tf
+
+    sizes = tf.constant(hr_sizes, tf.int32)
+
+    def as_dataset(self, split, *args, **kwargs):
+        name = str(split).split("[")[0]
+        count = _DIV2K_SPLIT_SIZES.get(name)
+        if count is None:
+            raise ValueError(f"DIV2K has the splits {', '.join(_DIV2K_SPLIT_SIZES)}; got {split!r}")
+
+        def example(i):
+            hr_size = sizes[i % len(hr_sizes)]
+            lr_size = hr_size // scale
+            seed = tf.stack([tf.cast(i, tf.int32), 4 * scale])
+            lr = tf.random.stateless_uniform(tf.concat([lr_size, [3]], 0), seed, maxval=256, dtype=tf.int32)
+            # Random LR, and an HR that is that LR blown up: cheap, and the pair is aligned as the real one.
+            hr = tf.repeat(tf.repeat(lr, scale, axis=0), scale, axis=1)
+            return {"lr": tf.cast(lr, tf.uint8), "hr": tf.cast(hr, tf.uint8)}
+
+        return tf.data.Dataset.range(count).map(example).apply(tf.data.experimental.assert_cardinality(count))
+
+    return as_dataset
+
+
+def load_div2k(split: str = "train", scale: int = 4, *, data_dir: str | None = None, _mock_hr_sizes=None):
     """DIV2K (Agustsson & Timofte 2017) as a ``tf.data.Dataset`` of (lr, hr) uint8 pairs via tfds.
+
+    Each element: ``lr`` (h, w, 3) and ``hr`` (scale*h, scale*w, 3), uint8 (HR cropped to exactly
+    ``scale`` times the LR, in case a side is not a multiple). Splits: "train" (800), "validation" (100).
 
     Only for full mode: the bicubic track is several GB and ``tensorflow-datasets`` downloads it
     into ``data_dir``: default ``$SRFS_DATA_DIR/tensorflow_datasets`` when such a prepared folder
-    exists (a mirror is read-only), else ``<cache>/tensorflow_datasets``.
+    exists (a mirror is read-only), else ``<cache>/tensorflow_datasets``. With ``$SRFS_MOCK_TFDS``
+    set: random pixels in real DIV2K sizes (``_mock_hr_sizes`` overrides them, for fast tests).
     """
+    import tensorflow as tf
     import tensorflow_datasets as tfds
 
     if scale not in (2, 3, 4):
         raise ValueError(f"DIV2K bicubic has scales 2, 3, 4; got {scale}")
-    if data_dir is None:
-        mirrored = _mirror_dir() / "tensorflow_datasets" if _mirror_dir() is not None else None
-        data_dir = str(mirrored if mirrored is not None and mirrored.is_dir() else cache_dir() / "tensorflow_datasets")
+    data_dir = _tfds_data_dir(data_dir)
+    mock = mocking_tfds()
     try:
-        dataset = tfds.load(
-            f"div2k/bicubic_x{scale}", split=split, data_dir=data_dir, as_supervised=True,
-            download=_downloads_allowed(),
-        )
+        with (tfds.testing.mock_data(as_dataset_fn=_mock_div2k_fn(scale, _mock_hr_sizes or _DIV2K_HR_SIZES))
+              if mock else contextlib.nullcontext()):
+            dataset = tfds.load(
+                f"div2k/bicubic_x{scale}", split=split, data_dir=data_dir, as_supervised=True,
+                download=_downloads_allowed(),
+            )
     except Exception as error:  # tfds raises several types for "not there and cannot download"
         raise DatasetUnavailableError(
             f"DIV2K bicubic x{scale} ({split}) could not be loaded through tensorflow-datasets "
             f"(data_dir={data_dir}): {error}. It needs internet once (several GB); "
             "demo and smoke modes do not need it."
         ) from error
-    return dataset
+    if mock:
+        print(f"DIV2K x{scale} {split}: MOCKED ({MOCK_TFDS_ENV}=1, tfds.testing.mock_data): random pixels "
+              "in real DIV2K sizes, nothing downloaded; figures from it mean nothing")
+
+    def aligned(lr, hr):
+        shape = tf.shape(lr)
+        return lr, hr[: scale * shape[0], : scale * shape[1]]
+
+    return dataset.map(aligned, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+#: CelebA's usual face crop (DCGAN and most GAN papers): the 140 x 140 square at row 39, column 19 of
+#: the aligned 218 x 178 images, which holds the face from brows to chin.
+CELEBA_CROP = (39, 19, 140)
+
+
+def load_celeba_faces(count: int, size: int, *, split: str = "train", data_dir: str | None = None):
+    """``count`` CelebA faces (Liu et al. 2015) via tfds: (count, size, size, 3) float32 in [0, 1].
+
+    Each aligned 218 x 178 image is cropped to :data:`CELEBA_CROP` and area-resized to ``size``. The
+    set (about 1.4 GB) is downloaded into ``data_dir`` (default: as :func:`load_div2k`) once; with
+    ``$SRFS_MOCK_TFDS`` set, tfds' random images of the real shape stand in for it.
+    """
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    data_dir = _tfds_data_dir(data_dir)
+    mock = mocking_tfds()
+    try:
+        with tfds.testing.mock_data(num_examples=count) if mock else contextlib.nullcontext():
+            dataset = tfds.load("celeb_a", split=split, data_dir=data_dir, download=_downloads_allowed())
+    except Exception as error:
+        raise DatasetUnavailableError(
+            f"CelebA ({split}) could not be loaded through tensorflow-datasets (data_dir={data_dir}): {error}. "
+            "It needs internet once (about 1.4 GB, from Google Drive); demo and smoke modes do not need it."
+        ) from error
+    if mock:
+        print(f"CelebA {split}: MOCKED ({MOCK_TFDS_ENV}=1, tfds.testing.mock_data): {count} random images "
+              "of the real 218 x 178 shape, nothing downloaded")
+    top, left, side = CELEBA_CROP
+
+    def crop(example):
+        face = tf.image.crop_to_bounding_box(example["image"], top, left, side, side)
+        return tf.image.resize(face, (size, size), method="area") / 255
+
+    faces = np.empty((count, size, size, 3), np.float32)  # filled in place: no list of arrays, no copy
+    n = 0
+    for batch in dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE).take(count).batch(1024).as_numpy_iterator():
+        faces[n : n + len(batch)] = batch
+        n += len(batch)
+    return faces[:n]
