@@ -1,35 +1,40 @@
 """The dry-run switches of the notebooks: ``SRFS_MAX_STEPS`` / ``SRFS_MAX_EVAL_IMAGES`` cap step and
 evaluation-image counts (and nothing else), and ``fit_steps`` records its step time in a dry run."""
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from sr_lib.notebook import MAX_EVAL_ENV, MAX_STEPS_ENV, RESULTS_ENV, eval_images, max_steps, steps
+from sr_lib.notebook import MAX_EVAL_ENV, MAX_STEPS_ENV, RESULTS_ENV, capped_images, capped_steps, max_steps
 
 
 def test_no_cap_by_default(monkeypatch):
     monkeypatch.delenv(MAX_STEPS_ENV, raising=False)
     monkeypatch.delenv(MAX_EVAL_ENV, raising=False)
     assert max_steps() is None
-    assert steps(200_000) == 200_000
-    assert eval_images(None) is None and eval_images(100) == 100 and eval_images(0) == 0
+    assert capped_steps(200_000) == 200_000
+    assert capped_images(None) is None and capped_images(100) == 100 and capped_images(0) == 0
 
 
 def test_caps(monkeypatch):
     monkeypatch.setenv(MAX_STEPS_ENV, "3")
     monkeypatch.setenv(MAX_EVAL_ENV, "2")
     assert max_steps() == 3
-    assert steps(200_000) == 3 and steps(2) == 2
-    assert eval_images(None) == 2 and eval_images(100) == 2 and eval_images(1) == 1
-    assert eval_images(0) == 0  # "skip" stays "skip"
+    assert capped_steps(200_000) == 3 and capped_steps(2) == 2
+    assert capped_images(None) == 2 and capped_images(100) == 2 and capped_images(1) == 1
+    assert capped_images(0) == 0  # "skip" stays "skip"
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two"])
 def test_bad_cap_raises(monkeypatch, value):
     monkeypatch.setenv(MAX_STEPS_ENV, value)
     with pytest.raises(ValueError, match=MAX_STEPS_ENV):
-        steps(10)
+        capped_steps(10)
 
 
 def test_fit_steps_records_step_time_in_a_dry_run(monkeypatch, tmp_path):
@@ -45,6 +50,55 @@ def test_fit_steps_records_step_time_in_a_dry_run(monkeypatch, tmp_path):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)], name="tiny")
     model.compile(optimizer="sgd", loss="mse")
     data = tf.data.Dataset.from_tensors((np.ones((2, 4), np.float32), np.ones((2, 1), np.float32))).repeat()
-    fit_steps(model, data, steps(1000), chunk=500, batch_size=2, verbose=False)
+    fit_steps(model, data, capped_steps(1000), chunk=500, batch_size=2, verbose=False)
     (entry,) = [json.loads(line) for line in results.read_text().splitlines()]
     assert entry["name"] == "step time tiny, batch 2" and entry["unit"] == "s/step" and entry["value"] > 0
+
+
+# --------------------------------------------------------------------------- the runner's --dry-run
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _runner():
+    path = REPO_ROOT / "tools" / "run_notebooks.py"
+    spec = importlib.util.spec_from_file_location("run_notebooks", path)
+    runner = importlib.util.module_from_spec(spec)
+    sys.modules["run_notebooks"] = runner  # dataclasses look their module up there
+    spec.loader.exec_module(runner)
+    return runner
+
+
+def test_runner_dry_run_env_and_step_times():
+    runner = _runner()
+    assert runner.dry_run_env(2, 1) == {"SRFS_MAX_STEPS": "2", "SRFS_MAX_EVAL_IMAGES": "1", "SRFS_MOCK_TFDS": "1"}
+    figures = [{"name": "PSNR", "value": 30.0, "unit": "dB"}, {"name": "step time g", "value": 0.5, "unit": "s/step"}]
+    assert runner.step_times(figures) == {"step time g": 0.5}
+    args = runner.parse_args(["--mode", "full", "--dry-run"])
+    assert args.dry_run and args.max_steps == 3 and args.max_eval_images == 2
+    assert runner.main(["--mode", "full", "--dry-run", "--in-place"]) == 1  # never stored into notebooks
+
+
+def test_runner_dry_run_reaches_the_kernel(tmp_path):
+    # One real kernel (a few seconds): the caps and the mock switch reach it, its step time reaches summary.json.
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import os\n"
+        "from sr_lib.notebook import capped_images, capped_steps, record\n"
+        "assert capped_steps(200_000) == 2 and capped_images(None) == 1\n"
+        "assert os.environ['SRFS_MOCK_TFDS'] == '1' and os.environ['SRFS_MODE'] == 'full'\n"
+        "record('step time m, batch 4', 0.25, unit='s/step')")]
+    path = tmp_path / "01_dry.ipynb"
+    nbformat.write(nb, path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SRFS_")}
+    proc = subprocess.run(
+        [sys.executable, "tools/run_notebooks.py", "--mode", "full", "--dry-run", "--max-steps", "2",
+         "--max-eval-images", "1", "--out", str(tmp_path / "out"), "--timeout", "120", str(path)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["dry_run"]["SRFS_MAX_STEPS"] == "2"
+    assert summary["notebooks"][0]["step_times"] == {"step time m, batch 4": 0.25}
+

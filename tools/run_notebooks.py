@@ -5,7 +5,15 @@ This is the engine behind ``make run`` (smoke mode, outputs in ``build/``) and
 ``make notebooks`` (demo mode, outputs written back into ``notebooks/``)::
 
     python tools/run_notebooks.py [--mode smoke|demo|full] [--out build] [--in-place]
-                                  [--timeout 1800] [NOTEBOOK ...]
+                                  [--timeout 1800] [--dry-run [--max-steps N] [--max-eval-images N]]
+                                  [NOTEBOOK ...]
+
+``--dry-run`` (meant with ``--mode full``): everything the mode decides (data source, model and batch
+sizes, precision policy, strategy) stays, but the kernels get ``SRFS_MAX_STEPS`` and
+``SRFS_MAX_EVAL_IMAGES`` (``sr_lib.notebook.capped_steps`` / ``capped_images`` cap the counts with them) and
+``SRFS_MOCK_TFDS=1`` (DIV2K and CelebA come from ``tfds.testing.mock_data``: nothing downloaded). The
+step times ``fit_steps`` records then (unit ``s/step``, at the mode's model and batch sizes, the
+first, tracing step excluded) are listed per notebook in ``summary.json`` under ``step_times``.
 
 Without NOTEBOOK arguments it runs ``notebooks/[0-9][0-9]_*.ipynb`` of this
 repository in name order, then the exercise solutions
@@ -68,6 +76,7 @@ class NotebookResult:
     seconds: float = 0.0
     figures: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None  # {"cell_index", "ename", "evalue"}
+    step_times: dict[str, float] = field(default_factory=dict)  # dry run: {"step time <model>": s/step}
 
     def error_line(self, max_chars: int = MAX_ERROR_CHARS) -> str:
         """One-line error description: ``cell 3: ZeroDivisionError: division by zero``.
@@ -161,7 +170,22 @@ def kernel_config():
     return config
 
 
-def run_one(path: Path, mode: str, timeout: int, record_timing: bool, kernel_log: Path | None = None):
+#: Environment of a dry run's kernels (``--dry-run``); the values for the caps come from the command line.
+DRY_RUN_ENV = ("SRFS_MAX_STEPS", "SRFS_MAX_EVAL_IMAGES", "SRFS_MOCK_TFDS")
+
+
+def dry_run_env(max_steps: int, max_eval_images: int) -> dict[str, str]:
+    """The variables a dry run sets for its kernels (see the module docstring)."""
+    return {"SRFS_MAX_STEPS": str(max_steps), "SRFS_MAX_EVAL_IMAGES": str(max_eval_images), "SRFS_MOCK_TFDS": "1"}
+
+
+def step_times(figures: list[dict[str, Any]]) -> dict[str, float]:
+    """``{name: seconds}`` of the recorded figures whose unit is ``s/step`` (``fit_steps`` in a dry run)."""
+    return {f["name"]: f["value"] for f in figures if f.get("unit") == "s/step"}
+
+
+def run_one(path: Path, mode: str, timeout: int, record_timing: bool, kernel_log: Path | None = None,
+            extra_env: dict[str, str] | None = None):
     """Execute one notebook; return ``(executed_nb_or_None, NotebookResult)``.
 
     Never raises for notebook problems, so the caller can keep going with the
@@ -183,7 +207,9 @@ def run_one(path: Path, mode: str, timeout: int, record_timing: bool, kernel_log
 
     # The kernel inherits os.environ when it is started (jupyter_client copies
     # it), so this is how mode and results file reach sr_lib.notebook.
-    saved_env = {k: os.environ.get(k) for k in ("SRFS_MODE", "SRFS_RESULTS_FILE", "PYTHONPATH")}
+    extra_env = extra_env or {}
+    saved_env = {k: os.environ.get(k) for k in ("SRFS_MODE", "SRFS_RESULTS_FILE", "PYTHONPATH", *extra_env)}
+    os.environ.update(extra_env)
     os.environ["SRFS_MODE"] = mode
     os.environ["SRFS_RESULTS_FILE"] = str(results_file)
     # Put the working tree first on the kernel's path so notebooks exercise
@@ -226,6 +252,7 @@ def run_one(path: Path, mode: str, timeout: int, record_timing: bool, kernel_log
     finally:
         result.seconds = round(time.perf_counter() - start, 1)
         result.figures = read_figures(results_file)
+        result.step_times = step_times(result.figures)
         results_file.unlink(missing_ok=True)
         for key, value in saved_env.items():
             if value is None:
@@ -397,6 +424,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="overwrite each source notebook with its executed version (only if it succeeded)",
     )
     parser.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds")
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="keep the mode's data source, sizes and policies, but cap optimizer steps and evaluation images "
+             "and mock the tensorflow-datasets sets (DIV2K, CelebA); record the step times",
+    )
+    parser.add_argument("--max-steps", type=int, default=3,
+                        help="--dry-run: optimizer steps per training (default 3: one traces, two are timed)")
+    parser.add_argument("--max-eval-images", type=int, default=2,
+                        help="--dry-run: evaluation images per evaluation (default 2)")
     parser.add_argument("--no-solutions", action="store_true",
                         help="without NOTEBOOK arguments: run the lessons only, not notebooks/solutions/")
     parser.add_argument(
@@ -421,12 +457,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no notebooks match {NOTEBOOK_DIR / NOTEBOOK_GLOB}", file=sys.stderr)
         return 1
 
+    if args.dry_run and (args.max_steps < 1 or args.max_eval_images < 1):
+        print("error: --max-steps and --max-eval-images must be at least 1", file=sys.stderr)
+        return 1
+    if args.dry_run and args.in_place:
+        print("error: a dry run's outputs (mocked data, capped training) must not be stored in the notebooks",
+              file=sys.stderr)
+        return 1
+    extra_env = dry_run_env(args.max_steps, args.max_eval_images) if args.dry_run else {}
+
     absolutise_data_dirs()
     out_dir = args.out.resolve() if args.out else None
     # Per-cell timestamps make useful build artefacts but pure churn in git diffs
     # of the stored (in-place) notebooks.
     record_timing = not args.in_place
     print(f"Running {len(notebooks)} notebook(s) in {args.mode} mode"
+          + (f" (dry run: {args.max_steps} steps, {args.max_eval_images} evaluation images, mocked tfds data)"
+             if args.dry_run else "")
           + (f", outputs in {out_dir}" if out_dir else ""), flush=True)
 
     results: list[NotebookResult] = []
@@ -435,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i}/{len(notebooks)}] {display_name(path)} ...", end=" ", flush=True)
         try:
             log = (out_dir / "logs" / f"{path.stem}.kernel.log") if out_dir is not None else None
-            nb, result = run_one(path, args.mode, args.timeout, record_timing, kernel_log=log)
+            nb, result = run_one(path, args.mode, args.timeout, record_timing, kernel_log=log, extra_env=extra_env)
         except KeyboardInterrupt:
             # Stop here, but still summarise what finished (nbclient has shut
             # the kernel down; the partial notebook is not written).
@@ -466,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         summary = {
             "mode": args.mode,
+            "dry_run": extra_env or None,
             "interrupted": interrupted,
             "notebooks": [asdict(r) for r in results],
         }

@@ -265,10 +265,12 @@ def mocking_tfds() -> bool:
 
 
 def _tfds_data_dir(data_dir: str | None) -> str:
-    """``data_dir``, else ``$SRFS_DATA_DIR/tensorflow_datasets`` when that prepared folder exists (a mirror
+    """``data_dir``, else ``$TFDS_DATA_DIR``, else ``$SRFS_DATA_DIR/tensorflow_datasets`` when that prepared folder exists (a mirror
     is read-only), else ``<cache>/tensorflow_datasets``."""
     if data_dir is not None:
         return data_dir
+    if os.environ.get("TFDS_DATA_DIR"):  # tensorflow-datasets' own variable, when the reader set it
+        return os.environ["TFDS_DATA_DIR"]
     mirror = _mirror_dir()
     mirrored = mirror / "tensorflow_datasets" if mirror is not None else None
     return str(mirrored if mirrored is not None and mirrored.is_dir() else cache_dir() / "tensorflow_datasets")
