@@ -52,6 +52,11 @@ import sys
 DEFAULT_STEPS = 1000
 #: ``train`` writes a preview this often by default (minutes of training).
 DEFAULT_PREVIEW_MINUTES = 5.0
+#: ``train``'s recipe (see results/faceswap_recipe.json for the trials that chose it).
+DEFAULT_LEARNING_RATE = 1e-4
+DEFAULT_TRAIN_PADDING = 0.25
+DEFAULT_PRIORITY_WEIGHT = 0.0
+DEFAULT_WARP = 0.02
 
 CONSENT = (
     "Consent: swap only faces of people who agreed to it (the course's two provided clips, or your "
@@ -152,7 +157,8 @@ def _parser() -> argparse.ArgumentParser:
                         "comes first)")
     p.add_argument("--batch-size", type=int, default=16, help="faces per person per step (default 16)")
     p.add_argument("--size", type=int, default=64, help="model input size in pixels (default 64)")
-    p.add_argument("--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE,
+                   help=f"Adam learning rate (default {DEFAULT_LEARNING_RATE:g})")
     p.add_argument("--chunk", type=int, default=100, help="checkpoint every this many steps (default 100)")
     p.add_argument("--holdout", type=float, default=None,
                    help="keep the last FRACTION of every clip's faces out of training, for `score` (default 0; "
@@ -162,6 +168,15 @@ def _parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_PREVIEW_MINUTES:g}; 0: never)")
     p.add_argument("--preview-every", type=int, default=0, help="also write a preview every N steps (0: never)")
     p.add_argument("--mask", action="store_true", help="decoders also predict a face mask")
+    p.add_argument("--padding", type=float, default=DEFAULT_TRAIN_PADDING,
+                   help="train on the centre of the extracted crops where the face has this padding (smaller: "
+                        f"tighter; default {DEFAULT_TRAIN_PADDING}; the extract's own is 0.25: head, neck and border); "
+                        "a model keeps the crop it started with")
+    p.add_argument("--priority-weight", type=float, default=DEFAULT_PRIORITY_WEIGHT,
+                   help="weight of the extra eyes-and-mouth loss term (DeepFaceLab's eyes/mouth priority; "
+                        f"default {DEFAULT_PRIORITY_WEIGHT:g}; 0: off)")
+    p.add_argument("--warp", type=float, default=DEFAULT_WARP,
+                   help=f"random-warp strength, std of the displacements as a share of the size (default {DEFAULT_WARP:g})")
     p.add_argument("--seed", type=int, default=0)
 
     p = commands.add_parser("score", help="measure a swapped clip: identity, expression, sharpness", epilog=CONSENT)
@@ -170,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", help="the model folder `convert` used")
     p.add_argument("--direction", choices=("a2b", "b2a"), default="a2b", help="as given to convert (default a2b)")
     p.add_argument("--every-nth", type=int, default=1, help="as given to convert (default 1)")
+    p.add_argument("--start", type=int, default=0, help="as given to convert (default 0)")
     p.add_argument("--frames", type=int, default=40, help="frames scored, evenly spaced (default 40)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the report (every frame) as JSON")
     p.add_argument("--no-control", action="store_true",
@@ -191,6 +207,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a2b: the clip shows person A, draw person B (default); b2a: the reverse")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--every-nth", type=int, default=1, help="convert every n-th frame")
+    p.add_argument("--start", type=int, default=0,
+                   help="begin at this frame (e.g. the first held-out frame; give score the same --start)")
     p.add_argument("--blend", choices=("none", "hard", "feathered", "seamless"), default="seamless")
     p.add_argument("--color", choices=("none", "lab", "histogram"), default="lab", help="colour correction")
     p.add_argument("--mask", choices=("hull", "extended", "predicted"), default="extended",
@@ -271,6 +289,12 @@ def _train(args: argparse.Namespace) -> None:
         raise CommandError("python -m faceswap_lib", f"--holdout must be a fraction in [0, 1), got {args.holdout}")
     _at_least_zero("--preview-every", args.preview_every)
     _at_least_zero("--seed", args.seed)
+    if not (math.isfinite(args.padding) and 0 <= args.padding < 0.5):
+        raise CommandError("python -m faceswap_lib", f"--padding must be in [0, 0.5), got {args.padding}")
+    for name in ("priority_weight", "warp"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise CommandError("python -m faceswap_lib", f"--{name.replace('_', '-')} must be >= 0, got {value}")
     steps = DEFAULT_STEPS if args.steps is None and args.minutes is None else args.steps
     for folder in (args.a_dir, args.b_dir):
         if not Path(folder).is_dir():
@@ -302,7 +326,9 @@ def _train(args: argparse.Namespace) -> None:
                 args.a_dir, args.b_dir, args.model_dir, steps=steps, minutes=args.minutes,
                 batch_size=args.batch_size, size=args.size, learning_rate=args.learning_rate, chunk=args.chunk,
                 preview_every=args.preview_every, preview_minutes=args.preview_minutes or None,
-                holdout=args.holdout, mask=args.mask, seed=args.seed, progress=sys.stderr.isatty())
+                holdout=args.holdout, mask=args.mask, padding=args.padding,
+                model_kwargs={"priority_weight": args.priority_weight}, augment_kwargs={"warp": args.warp},
+                seed=args.seed, progress=sys.stderr.isatty())
     if history is None:  # reached the total between the check above and now (another process?)
         print(f"{args.model_dir}: {finished(settings, steps, args.minutes)}")
         return
@@ -336,6 +362,7 @@ def _score(args: argparse.Namespace) -> None:
 
     _positive("--every-nth", args.every_nth)
     _positive("--frames", args.frames)
+    _at_least_zero("--start", args.start)
     for clip in (args.source_clip, args.swapped_clip):
         if not Path(clip).is_file():
             raise CommandError(clip, "video file not found")
@@ -363,7 +390,7 @@ def _score(args: argparse.Namespace) -> None:
         with _cpp_stderr_to_log():
             report = score_clip(
                 args.source_clip, args.swapped_clip, args.model_dir, direction=args.direction,
-                every_nth=args.every_nth, frames=args.frames, control=not args.no_control, lpips=not args.no_lpips,
+                every_nth=args.every_nth, start=args.start, frames=args.frames, control=not args.no_control, lpips=not args.no_lpips,
                 source_faces=args.source_faces, target_faces=args.target_faces,
                 convert_options={"blend": args.blend, "color": None if args.color == "none" else args.color,
                                  "mask": args.mask})
@@ -403,6 +430,7 @@ def run(args: argparse.Namespace) -> None:
     else:
         _positive("--max-frames", args.max_frames)
         _positive("--every-nth", args.every_nth)
+        _at_least_zero("--start", args.start)
         from sr_lib.files import refuse_same_file
         from .model_folder import CONFIG_FILE, WEIGHTS_FILE, read_settings
 
@@ -424,7 +452,7 @@ def run(args: argparse.Namespace) -> None:
             from .convert import convert_video
 
             s = convert_video(args.video, model, args.out, to, padding=settings.get("padding"),
-                              every_nth=args.every_nth, max_frames=args.max_frames, label=not args.no_synthetic_label,
+                              start=args.start, every_nth=args.every_nth, max_frames=args.max_frames, label=not args.no_synthetic_label,
                               blend=args.blend, color=None if args.color == "none" else args.color, mask=args.mask,
                               crop_size=settings.get("crop_size", 256), progress=sys.stderr.isatty())
         lost = f", {len(s.undecodable_frames)} undecodable frames skipped" if s.undecodable_frames else ""

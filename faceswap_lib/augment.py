@@ -126,7 +126,8 @@ def augment(
     brightness: float = 0.1,
     contrast: float = 0.1,
     saturation: float = 0.1,
-) -> tuple[np.ndarray, np.ndarray]:
+    extra: np.ndarray | None = None,
+):
     """One training pair ``(warped_input, target)`` from an aligned face crop.
 
     Args:
@@ -138,10 +139,14 @@ def augment(
             size (0 disables the warp: input == target).
         grid: the warp lattice is grid x grid.
         brightness, contrast, saturation: the colour jitter (see :func:`color_jitter`; 0 = off).
+        extra: optional (S, S, k) float32 channels (masks) that follow the *target*'s geometry
+            (shrink, affine; no colour jitter, no warp), sampled with the same maps as the target.
 
     Returns:
         Two (output_size, output_size, 3) float32 arrays in [0, 1]: the warped input and the
-        target, which differ only by the warp.
+        target, which differ only by the warp; with ``extra``, a third (output_size,
+        output_size, k) array. The random draws do not depend on ``extra``: the same generator
+        state gives the same pair with or without it.
     """
     import cv2
 
@@ -152,10 +157,16 @@ def augment(
         raise TypeError(f"augment: expected a float image in [0, 1], got dtype {x.dtype}")
     out = x.shape[0] if output_size is None else output_size
     x = color_jitter(x, rng, brightness=brightness, contrast=contrast, saturation=saturation)
+    if extra is not None:
+        extra = np.asarray(extra, dtype=np.float32)
+        if extra.ndim != 3 or extra.shape[:2] != x.shape[:2]:
+            raise ValueError(f"augment: extra must be (S, S, k) like the image's {x.shape[:2]}, got {extra.shape}")
     if out < x.shape[0]:
         # Shrink first, averaging (INTER_AREA): bilinear sampling alone would skip pixels and alias
         # when the output is much smaller (256 -> 64). Pixel centres map as random_affine assumes.
         x = cv2.resize(x, (out, out), interpolation=cv2.INTER_AREA)
+        if extra is not None:
+            extra = cv2.resize(extra, (out, out), interpolation=cv2.INTER_AREA).reshape(out, out, -1)
     size = x.shape[0]
     matrix = random_affine(rng, size, output_size=out, rotation=rotation, scale=scale, shift=shift, flip=flip)
 
@@ -163,18 +174,34 @@ def augment(
     inverse = cv2.invertAffineTransform(matrix).astype(np.float32)
     gy, gx = np.mgrid[0:out, 0:out].astype(np.float32)
 
-    def sample(px, py):  # read x at affine^-1(px, py), bilinear
-        map_x = inverse[0, 0] * px + inverse[0, 1] * py + inverse[0, 2]
-        map_y = inverse[1, 0] * px + inverse[1, 1] * py + inverse[1, 2]
-        result = cv2.remap(x, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return np.clip(result, 0, 1)
+    def maps(px, py):  # affine^-1(px, py)
+        return (inverse[0, 0] * px + inverse[0, 1] * py + inverse[0, 2],
+                inverse[1, 0] * px + inverse[1, 1] * py + inverse[1, 2])
 
-    target = sample(gx, gy)
+    def sample(image, map_x, map_y):  # read image there, bilinear
+        # OpenCV's remap interpolates 1, 3 and 4 float channels alike, but 2 channels (and more
+        # than 4) differently: remap 3 at a time, a short last group padded to 3.
+        parts = []
+        for i in range(0, image.shape[-1], 3):
+            part = image[..., i:i + 3]
+            k = part.shape[-1]
+            if k == 2:
+                part = np.concatenate([part, part[..., :1]], -1)
+            result = cv2.remap(np.ascontiguousarray(part), map_x, map_y, interpolation=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+            parts.append(result.reshape(out, out, -1)[..., :k])
+        return np.clip(np.concatenate(parts, -1) if len(parts) > 1 else parts[0], 0, 1)
+
+    target_maps = maps(gx, gy)
+    target = sample(x, *target_maps)
+    extra_target = None if extra is None else sample(extra, *target_maps)
     if warp == 0:
-        return target.copy(), target
-    # The input: displace p in the output frame first, then map back through the same affine.
-    dx, dy = random_warp_field(rng, out, grid=grid, warp=warp)
-    return sample(gx + dx, gy + dy), target
+        warped = target.copy()
+    else:
+        # The input: displace p in the output frame first, then map back through the same affine.
+        dx, dy = random_warp_field(rng, out, grid=grid, warp=warp)
+        warped = sample(x, *maps(gx + dx, gy + dy))
+    return (warped, target) if extra is None else (warped, target, extra_target)
 
 
 def augment_batch(images: np.ndarray, rng: np.random.Generator, **kwargs) -> tuple[np.ndarray, np.ndarray]:

@@ -92,6 +92,10 @@ class FaceSwapAutoencoder(keras.Model):
     ``loss_a + loss_b``, where each side's loss is
 
         MAE + ssim_weight * (1 - SSIM)  [+ mask_weight * MAE(mask)]
+            [+ priority_weight * mean(|target - output| * eyes_and_mouth)]
+
+(the last, DeepFaceLab's "eyes and mouth priority", needs the eyes-and-mouth mask as the target's
+last channel: ``(N, S, S, 4)`` without a mask, ``(N, S, S, 5)`` with one)
 
     and tracks ``loss_a``, ``loss_b`` (and ``loss``, their sum).
 
@@ -99,10 +103,12 @@ class FaceSwapAutoencoder(keras.Model):
     :meth:`swap` / :meth:`reconstruct` to pick one side.
     """
 
-    def __init__(self, encoder, decoder_a, decoder_b, ssim_weight: float = 1.0, mask_weight: float = 1.0, **kwargs):
+    def __init__(self, encoder, decoder_a, decoder_b, ssim_weight: float = 1.0, mask_weight: float = 1.0,
+                 priority_weight: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.encoder, self.decoder_a, self.decoder_b = encoder, decoder_a, decoder_b
         self.ssim_weight, self.mask_weight = float(ssim_weight), float(mask_weight)
+        self.priority_weight = float(priority_weight)
         self.has_mask = decoder_a.output_shape[-1] == 4
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.loss_a_tracker = keras.metrics.Mean(name="loss_a")
@@ -142,7 +148,10 @@ class FaceSwapAutoencoder(keras.Model):
         if self.ssim_weight:
             loss = loss + self.ssim_weight * ops.mean(losses.ssim_loss(rgb_t, rgb_p))
         if self.has_mask:
-            loss = loss + self.mask_weight * ops.mean(ops.abs(target[..., 3:] - output[..., 3:]))
+            loss = loss + self.mask_weight * ops.mean(ops.abs(target[..., 3:4] - output[..., 3:4]))
+        if self.priority_weight:
+            weight = target[..., 4:5] if self.has_mask else target[..., 3:4]
+            loss = loss + self.priority_weight * ops.mean(ops.abs(rgb_t - rgb_p) * weight)
         return loss
 
     def train_step(self, data):
@@ -178,6 +187,7 @@ class FaceSwapAutoencoder(keras.Model):
             "decoder_b": keras.saving.serialize_keras_object(self.decoder_b),
             "ssim_weight": self.ssim_weight,
             "mask_weight": self.mask_weight,
+            "priority_weight": self.priority_weight,
         })
         return config
 
@@ -197,6 +207,7 @@ def faceswap_autoencoder(
     mask: bool = False,
     ssim_weight: float = 1.0,
     mask_weight: float = 1.0,
+    priority_weight: float = 0.0,
 ) -> FaceSwapAutoencoder:
     """The shared-encoder face-swap autoencoder for ``size`` x ``size`` aligned faces.
 
@@ -207,7 +218,7 @@ def faceswap_autoencoder(
         decoder_filters: filters of the decoders' upscale blocks; with the encoder's own upscale
             block, ``len(encoder_filters) == len(decoder_filters) + 1`` brings faces back to ``size``.
         mask: decoders predict a 4th, mask channel.
-        ssim_weight, mask_weight: loss weights (see :class:`FaceSwapAutoencoder`).
+        ssim_weight, mask_weight, priority_weight: loss weights (see :class:`FaceSwapAutoencoder`).
 
     Returns:
         A built (not compiled) :class:`FaceSwapAutoencoder`; ``compile(optimizer=...)`` it.
@@ -221,6 +232,6 @@ def faceswap_autoencoder(
     shape = encoder.output_shape[1:]
     decoder_a = face_decoder(shape, decoder_filters, mask, name="decoder_a")
     decoder_b = face_decoder(shape, decoder_filters, mask, name="decoder_b")
-    model = FaceSwapAutoencoder(encoder, decoder_a, decoder_b, ssim_weight, mask_weight, name="faceswap_autoencoder")
+    model = FaceSwapAutoencoder(encoder, decoder_a, decoder_b, ssim_weight, mask_weight, priority_weight, name="faceswap_autoencoder")
     model(ops.zeros((1, size, size, 3)))  # build, so that weights exist and summary() works
     return model

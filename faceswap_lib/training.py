@@ -32,6 +32,8 @@ __all__ = [
     "WEIGHTS_FILE",
     "load_faces",
     "hull_masks",
+    "tight_crop",
+    "priority_masks",
     "augment_with_mask",
     "pair_batches",
     "make_dataset",
@@ -53,18 +55,60 @@ def hull_masks(landmarks_in_crop, size: int) -> np.ndarray:
     return np.stack([hull_mask(points, (size, size))[..., None] for points in landmarks_in_crop]).astype(np.float32)
 
 
-def load_faces(folder: str | os.PathLike, size: int, *, indices=None) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+def tight_crop(crop_size: int, padding: float, new_padding: float | None) -> tuple[int, int, float]:
+    """The centre square of an aligned ``crop_size`` crop (``padding``) that has ``new_padding``.
+
+    Returns ``(side, offset, padding)``: the square's side and its offset in the crop, both whole
+    pixels (side rounded so the border is even), and the padding that square really has, which
+    ``convert`` must cut with (``aligned_crop(frame, landmarks, side, padding)`` gives the same
+    pixels). ``new_padding`` None or not smaller than ``padding``: the whole crop.
+    """
+    if new_padding is None or new_padding >= padding:
+        return int(crop_size), 0, float(padding)
+    if not 0 <= new_padding < 0.5:
+        raise ValueError(f"padding must be in [0, 0.5), got {new_padding}")
+    inner = crop_size * (1 - 2 * padding)  # the mean face's unit square, pixels
+    side = int(round(inner / (1 - 2 * new_padding)))
+    side -= (crop_size - side) % 2
+    return side, (crop_size - side) // 2, 0.5 - inner / (2 * side)
+
+
+def priority_masks(landmarks_in_crop, size: int) -> np.ndarray:
+    """(N, 68, 2) landmarks in crop pixels -> (N, size, size, 1) float32 masks of the eyes and the mouth.
+
+    DeepFaceLab's "eyes and mouth priority": the convex hull of each eye (points 36-41, 42-47)
+    grown 1.8 x about its centre (lids and lashes) and of the mouth (48-67) grown 1.3 x.
+    """
+    import cv2
+
+    out = np.zeros((len(landmarks_in_crop), size, size), np.float32)
+    for mask, points in zip(out, landmarks_in_crop):
+        points = np.asarray(points, np.float64)
+        for part, grow in ((slice(36, 42), 1.8), (slice(42, 48), 1.8), (slice(48, 68), 1.3)):
+            p = points[part]
+            centre = p.mean(axis=0)
+            hull = cv2.convexHull(np.round((centre + grow * (p - centre)) * 4).astype(np.int32))
+            cv2.fillConvexPoly(mask, hull, 1.0, lineType=cv2.LINE_AA, shift=2)
+    return np.clip(out, 0, 1)[..., None]
+
+
+def load_faces(folder: str | os.PathLike, size: int, *, indices=None, padding: float | None = None,
+               priority: bool = False) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Aligned faces of one ``extract`` folder, shrunk to ``size`` px.
 
     Args:
         folder: a folder written by :func:`faceswap_lib.extract.extract`.
         size: side of the returned faces (crops are shrunk with INTER_AREA; never enlarged).
         indices: which faces of ``alignments.json`` to load (default all).
+        padding: a tighter crop than the folder's (:func:`tight_crop`: the centre square where the
+            mean face has this padding, e.g. 0.1 = eyebrows to chin); None: the whole crop.
+        priority: also return the eyes-and-mouth masks (:func:`priority_masks`) as a 2nd mask channel.
 
     Returns:
         ``(faces, masks, entries)``: (N, size, size, 3) float32 in [0, 1], (N, size, size, 1)
-        float32 landmark-hull masks, and the N alignment entries (frame, landmarks, matrix ...);
-        the sidecar's ``size`` and ``padding`` are copied into every entry.
+        float32 landmark-hull masks (2 channels with ``priority``), and the N alignment entries
+        (frame, landmarks, matrix ...); the crop's ``size`` and ``padding`` (of the tight crop
+        when ``padding`` is given) are copied into every entry.
 
     Raises:
         FileNotFoundError: no folder or no ``alignments.json`` in it (run ``extract`` first).
@@ -87,8 +131,9 @@ def load_faces(folder: str | os.PathLike, size: int, *, indices=None) -> tuple[n
     if not entries:
         raise ValueError(f"{folder}: no faces in {ALIGNMENTS_FILE} (was a face found in any frame?)")
     crop_size = int(sidecar["size"])
-    if crop_size < size:
-        raise ValueError(f"{folder}: crops are {crop_size} px, smaller than the model's {size} px; extract with --size {size} or more")
+    side, offset, cut_padding = tight_crop(crop_size, float(sidecar["padding"]), padding)
+    if side < size:
+        raise ValueError(f"{folder}: crops are {side} px, smaller than the model's {size} px; extract with --size {size} or more")
     faces, points = [], []
     for entry in entries:
         image = cv2.imread(str(folder / entry["file"]), cv2.IMREAD_COLOR)
@@ -96,32 +141,33 @@ def load_faces(folder: str | os.PathLike, size: int, *, indices=None) -> tuple[n
             raise FileNotFoundError(f"{folder / entry['file']}: missing or not an image")
         if image.shape[:2] != (crop_size, crop_size):
             raise ValueError(f"{folder / entry['file']}: {image.shape[1]} x {image.shape[0]} px, expected {crop_size} x {crop_size}")
-        if crop_size != size:
+        image = image[offset:offset + side, offset:offset + side]
+        if side != size:
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         faces.append(image[..., ::-1].astype(np.float32) / 255)
-        # Pixel centres: crop coordinate u maps to (u + 0.5) * size / crop_size - 0.5.
+        # Pixel centres: crop coordinate u maps to (u - offset + 0.5) * size / side - 0.5.
         crop_points = transform_points(entry["landmarks"], entry["matrix"])
-        points.append((crop_points + 0.5) * size / crop_size - 0.5)
-        entry["size"], entry["padding"] = crop_size, float(sidecar["padding"])
-    return np.stack(faces), hull_masks(points, size), entries
+        points.append((crop_points - offset + 0.5) * size / side - 0.5)
+        entry["size"], entry["padding"] = side, cut_padding
+    masks = hull_masks(points, size)
+    if priority:
+        masks = np.concatenate([masks, priority_masks(points, size)], -1)
+    return np.stack(faces), masks, entries
 
 
 def augment_with_mask(face, mask, rng: np.random.Generator, **kwargs):
     """:func:`faceswap_lib.augment.augment` of a face, and the *same* geometry applied to its mask.
 
-    The mask (S, S, 1) is augmented with a copy of the generator in the state the face started
-    from, colour jitter switched off: ``augment`` draws the same numbers in the same order whatever
-    the pixel values (the jitter's draws with range 0 are still drawn), so the affine and the warp
-    are identical. Returns ``(warped_rgba, target_rgba)``, (s, s, 4) each, the mask as channel 4.
+    The mask (S, S, k) follows the target's shrink and affine with the same sampling maps
+    (:func:`~faceswap_lib.augment.augment`'s ``extra``: no colour jitter, no warp), so the draws and
+    the face pair are exactly those of ``augment(face, rng)``. Returns ``(warped, target)``:
+    (s, s, 3 + k) each, the mask as channels 4.. (the input carries the mask only to keep the
+    shapes alike; the encoder never sees it).
     """
     from .augment import augment
 
-    twin = copy.deepcopy(rng)
-    warped, target = augment(face, rng, **kwargs)
-    plain = {**kwargs, "brightness": 0, "contrast": 0, "saturation": 0}
-    _, mask_target = augment(np.repeat(mask, 3, axis=-1).astype(np.float32), twin, **plain)
-    # The input keeps RGB only (+ a dummy mask the encoder never sees); the target carries the mask.
-    return np.concatenate([warped, mask_target[..., :1]], -1), np.concatenate([target, mask_target[..., :1]], -1)
+    warped, target, mask_target = augment(face, rng, extra=mask, **kwargs)
+    return np.concatenate([warped, mask_target], -1), np.concatenate([target, mask_target], -1)
 
 
 def _side_batch(faces, masks, rng, batch_size, augment_kwargs):
@@ -131,14 +177,19 @@ def _side_batch(faces, masks, rng, batch_size, augment_kwargs):
     if masks is None:
         pairs = [augment(faces[i], rng, **augment_kwargs) for i in picks]
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
-    pairs = [augment_with_mask(faces[i], masks[i], rng, **augment_kwargs) for i in picks]
-    return np.stack([p[0][..., :3] for p in pairs]), np.stack([p[1] for p in pairs])
+    warped, targets = [], []
+    for i in picks:
+        w, t, m = augment(faces[i], rng, extra=masks[i], **augment_kwargs)
+        warped.append(w)
+        targets.append(np.concatenate([t, m], -1))
+    return np.stack(warped), np.stack(targets)
 
 
 def pair_batches(faces_a, faces_b, batch_size: int, seed: int = 0, *, masks_a=None, masks_b=None, **augment_kwargs):
     """Endless ``((warped_a, warped_b), (target_a, target_b))`` NumPy batches, seeded.
 
-    Faces are drawn with replacement; targets have 4 channels (RGB + mask) when masks are given.
+    Faces are drawn with replacement; targets have 3 + k channels (RGB + masks) when (N, S, S, k)
+    masks are given.
     ``augment_kwargs`` go to :func:`faceswap_lib.augment.augment` (``warp``, ``rotation``, ...).
     """
     if len(faces_a) == 0 or len(faces_b) == 0:
@@ -159,7 +210,7 @@ def make_dataset(faces_a, faces_b, batch_size: int, seed: int = 0, *, masks_a=No
     import tensorflow as tf
 
     size = faces_a.shape[1]
-    channels = 3 if masks_a is None else 4
+    channels = 3 if masks_a is None else 3 + masks_a.shape[-1]
     image = tf.TensorSpec((batch_size, size, size, 3), tf.float32)
     target = tf.TensorSpec((batch_size, size, size, channels), tf.float32)
     dataset = tf.data.Dataset.from_generator(
@@ -421,7 +472,9 @@ def train(
     preview_minutes: float | None = None,
     holdout: float | None = None,
     mask: bool = False,
+    padding: float | None = None,
     model_kwargs: dict | None = None,
+    augment_kwargs: dict | None = None,
     seed: int = 0,
     progress: bool = True,
     verbose: bool = False,
@@ -440,6 +493,12 @@ def train(
     of training (:func:`faceswap_lib.model_folder.holdout_split`) and records which in
     ``faceswap.json`` (``"holdout"``), so ``score`` can measure on frames the model never saw. None:
     the fraction the model was trained with (0 for a new model); another fraction is refused.
+
+    ``padding``: train on a tighter crop of the faces (:func:`tight_crop`; e.g. 0.1: eyebrows to
+    chin); the padding and crop size really used are saved, so ``convert`` cuts faces alike. A
+    model keeps the crop it started with. ``model_kwargs`` go to
+    :func:`faceswap_lib.models.faceswap_autoencoder` (e.g. ``priority_weight``: the eyes-and-mouth
+    loss term, which makes training load the eyes-and-mouth masks).
 
     Previews (:class:`PreviewCallback`) go to ``model_dir/previews``, named by the global step, every
     ``preview_every`` steps and/or every ``preview_minutes`` minutes, plus one at the end when either
@@ -477,9 +536,17 @@ def train(
     refuse_overlapping_folders(dir_a, dir_b, model_dir)  # never write the model into a face folder
     old = resume_check(model_dir, size=size, mask=mask, holdout=holdout)
     fraction = float((old.get("holdout") or {}).get("fraction", 0.0)) if old else float(holdout or 0.0)
+    if old is not None:  # a model keeps its crop (models saved before tight crops: the whole crop)
+        padding = old.get("crop_padding")
+        model_args = old["model"]
+        augment_kwargs = old.get("augment") or {}
+    else:
+        model_args = {"size": size, "mask": mask, **(model_kwargs or {})}
+    priority = float(model_args.get("priority_weight", 0.0)) > 0
+    channels = ([0] if model_args["mask"] else []) + ([1] if priority else [])
     faces, held_faces, records, clips = {}, {}, {}, {}
     for side, folder in (("a", dir_a), ("b", dir_b)):
-        all_faces, all_masks, entries = load_faces(folder, size)
+        all_faces, all_masks, entries = load_faces(folder, size, padding=padding, priority=priority)
         clips[side] = {k: {"video_path": c.get("video_path")}
                        for k, c in read_alignments(folder, arrays=False)["clips"].items()}
         kept, held, records[side] = holdout_split(entries, fraction, clips[side])
@@ -492,10 +559,8 @@ def train(
     if pad_a != pad_b:
         raise ValueError(f"padding mismatch: {dir_a} was extracted with padding {pad_a}, {dir_b} with {pad_b}")
     previous_steps, previous_seconds = (int(old.get("steps", 0)), float(old.get("seconds", 0.0))) if old else (0, 0.0)
-    model_args = {"size": size, "mask": mask, **(model_kwargs or {})}
     if old is not None:
         model, old = load_model(model_dir)
-        model_args = old["model"]
     else:
         keras.utils.set_random_seed(seed)
         model = faceswap_autoencoder(**model_args)
@@ -509,6 +574,8 @@ def train(
             "learning_rate": learning_rate,
             "padding": pad_a,
             "crop_size": crop_a,
+            "crop_padding": padding,
+            "augment": dict(augment_kwargs or {}),
             "a": str(Path(dir_a).resolve()),
             "b": str(Path(dir_b).resolve()),
             "clips": clips,
@@ -519,8 +586,8 @@ def train(
         return model, None, {**old, **settings_at(previous_steps, previous_seconds)}
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.999))
     dataset = make_dataset(faces_a, faces_b, batch_size, seed + previous_steps,
-                           masks_a=masks_a if model_args["mask"] else None,
-                           masks_b=masks_b if model_args["mask"] else None)
+                           masks_a=masks_a[..., channels] if channels else None,
+                           masks_b=masks_b[..., channels] if channels else None, **(augment_kwargs or {}))
     remaining = steps - previous_steps if steps is not None else 10**9  # a time budget alone: "endless"
     budget = 60.0 * minutes - previous_seconds if minutes is not None else None
     chunk = min(chunk, remaining)

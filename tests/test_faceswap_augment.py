@@ -92,3 +92,19 @@ def test_batch_and_input_checks(face):
         aug.augment(face[:, :40], np.random.default_rng(0))
     with pytest.raises(TypeError, match="float"):
         aug.augment((face * 255).astype(np.uint8), np.random.default_rng(0))
+
+
+def test_extra_channels_follow_the_target_and_change_no_draw(face):
+    # Masks ride along with the target's maps: same draws (the pair is unchanged), and a mask that
+    # *is* the image comes out as the target (no jitter on it, no warp), also past 3 channels.
+    extra = np.concatenate([face, face[..., :2]], -1)
+    kwargs = dict(output_size=32, brightness=0, contrast=0, saturation=0)
+    plain = aug.augment(face, np.random.default_rng(3), **kwargs)
+    warped, target, moved = aug.augment(face, np.random.default_rng(3), extra=extra, **kwargs)
+    np.testing.assert_array_equal(warped, plain[0])
+    np.testing.assert_array_equal(target, plain[1])
+    assert moved.shape == (32, 32, 5)
+    np.testing.assert_allclose(moved[..., :3], target, atol=1e-6)
+    np.testing.assert_allclose(moved[..., 3:], target[..., :2], atol=1e-6)
+    with pytest.raises(ValueError, match="extra"):
+        aug.augment(face, np.random.default_rng(3), extra=extra[:10])

@@ -149,3 +149,50 @@ def test_pair_batches_shapes_determinism_and_errors():
 def test_load_faces_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="extract"):
         training.load_faces(tmp_path, 64)
+
+
+def test_priority_loss_weights_eyes_and_mouth():
+    m = faceswap_autoencoder(**SMALL, ssim_weight=0.0, priority_weight=3.0)
+    rng = np.random.default_rng(2)
+    t, p = rng.random((2, 2, 32, 32, 3), dtype=np.float32)
+    weight = np.zeros((2, 32, 32, 1), np.float32)
+    weight[:, 10:20, 5:25] = 1
+    error = np.abs(t - p)
+    expected = error.mean() + 3.0 * (error * weight).mean()
+    assert float(m.side_loss(np.concatenate([t, weight], -1), p)) == pytest.approx(expected, rel=1e-5)
+    assert faceswap_autoencoder(**SMALL, priority_weight=3.0).get_config()["priority_weight"] == 3.0
+
+
+def test_priority_masks_cover_eyes_and_mouth_only():
+    from faceswap_lib.align import MEAN_FACE, template_points
+
+    size = 64
+    points = np.zeros((68, 2))
+    points[17:] = template_points(size, 0.1)  # the mean face; the jaw is unused
+    mask = training.priority_masks(points[None], size)[0, ..., 0]
+    eye, mouth = points[36:42].mean(0), points[48:68].mean(0)
+    assert mask[int(eye[1]), int(eye[0])] == 1 and mask[int(mouth[1]), int(mouth[0])] == 1
+    nose = points[30]
+    assert mask[int(nose[1]), int(nose[0])] == 0 and mask[0, 0] == 0
+    assert 0.03 < mask.mean() < 0.3
+    assert MEAN_FACE.shape == (51, 2)
+
+
+def test_tight_crop_is_the_aligned_crop_with_that_padding():
+    from faceswap_lib.align import aligned_crop
+
+    side, offset, padding = training.tight_crop(256, 0.25, 0.1)
+    assert (side, offset) == (160, 48) and padding == pytest.approx(0.1)
+    rng = np.random.default_rng(4)
+    frame = np.kron(rng.random((30, 30, 3)), np.ones((16, 16, 1))).astype(np.float32)
+    landmarks = np.zeros((68, 2))
+    from faceswap_lib.align import template_points
+
+    landmarks[17:] = template_points(200, 0.2) + 140  # a face somewhere in the frame
+    big, _ = aligned_crop(frame, landmarks, 256, 0.25)
+    tight, _ = aligned_crop(frame, landmarks, side, padding)
+    np.testing.assert_allclose(big[offset:offset + side, offset:offset + side], tight, atol=1e-4)
+    assert training.tight_crop(256, 0.25, None) == (256, 0, 0.25)
+    assert training.tight_crop(256, 0.25, 0.3) == (256, 0, 0.25)
+    s, o, p = training.tight_crop(256, 0.25, 0.125)  # side rounded so the border is even
+    assert (256 - s) % 2 == 0 and o == (256 - s) // 2 and s * (1 - 2 * p) == pytest.approx(128)
