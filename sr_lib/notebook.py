@@ -45,8 +45,8 @@ __all__ = [
     "MAX_STEPS_ENV",
     "MAX_EVAL_ENV",
     "max_steps",
-    "steps",
-    "eval_images",
+    "capped_steps",
+    "capped_images",
     "REPOSITORY",
     "BRANCH",
     "pip_spec",
@@ -63,12 +63,12 @@ MODE_ENV = "SRFS_MODE"
 #: (set per notebook by ``tools/run_notebooks.py``).
 RESULTS_ENV = "SRFS_RESULTS_FILE"
 
-#: Dry run: ``SRFS_MAX_STEPS=N`` caps every optimizer-step count a notebook passes through :func:`steps`
+#: Dry run: ``SRFS_MAX_STEPS=N`` caps every optimizer-step count a notebook passes through :func:`capped_steps`
 #: at N, and nothing else: data source, model sizes, batch sizes, precision policy and strategy stay
 #: whatever the mode decides (``tools/run_notebooks.py --mode full --dry-run`` sets it).
 MAX_STEPS_ENV = "SRFS_MAX_STEPS"
 
-#: Dry run: ``SRFS_MAX_EVAL_IMAGES=N`` caps every evaluation image count passed through :func:`eval_images`.
+#: Dry run: ``SRFS_MAX_EVAL_IMAGES=N`` caps every evaluation image count passed through :func:`capped_images`.
 MAX_EVAL_ENV = "SRFS_MAX_EVAL_IMAGES"
 
 #: The course's GitHub repository, "owner/name": the one place it is written. The Colab badges and the
@@ -132,8 +132,8 @@ def max_steps() -> int | None:
     return _positive_env(MAX_STEPS_ENV)
 
 
-def steps(count: int) -> int:
-    """An optimizer-step count, capped at ``$SRFS_MAX_STEPS`` in a dry run: ``steps(by_mode(MODE, ...))``.
+def capped_steps(count: int) -> int:
+    """An optimizer-step count, capped at ``$SRFS_MAX_STEPS`` in a dry run: ``capped_steps(by_mode(MODE, ...))``.
 
     Without the variable it returns ``count`` unchanged, so a notebook reads the same in every mode.
     """
@@ -141,10 +141,10 @@ def steps(count: int) -> int:
     return count if cap is None else min(count, cap)
 
 
-def eval_images(count: int | None) -> int | None:
+def capped_images(count: int | None) -> int | None:
     """An evaluation image count (None: all of them), capped at ``$SRFS_MAX_EVAL_IMAGES`` in a dry run.
 
-    ``eval_images(None)`` is the cap itself when one is set; 0 (skip) stays 0.
+    ``capped_images(None)`` is the cap itself when one is set; 0 (skip) stays 0.
     """
     cap = _positive_env(MAX_EVAL_ENV)
     if cap is None or count == 0:
