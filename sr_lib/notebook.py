@@ -47,6 +47,7 @@ __all__ = [
     "max_steps",
     "capped_steps",
     "capped_images",
+    "quality_checks",
     "REPOSITORY",
     "BRANCH",
     "pip_spec",
@@ -150,6 +151,15 @@ def capped_images(count: int | None) -> int | None:
     if cap is None or count == 0:
         return count
     return cap if count is None else min(count, cap)
+
+
+def quality_checks(mode: str) -> bool:
+    """True when a notebook's run trains long enough for its assertions about learning to hold.
+
+    False in smoke mode and in a dry run (``$SRFS_MAX_STEPS`` set): a handful of steps proves that the
+    code runs at the mode's sizes, not that the model learned. ``if quality_checks(MODE): assert ...``
+    """
+    return _check_mode(mode) != "smoke" and max_steps() is None
 
 
 def seed_everything(seed: int = 42) -> int:

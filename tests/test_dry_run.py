@@ -102,3 +102,12 @@ def test_runner_dry_run_reaches_the_kernel(tmp_path):
     assert summary["dry_run"]["SRFS_MAX_STEPS"] == "2"
     assert summary["notebooks"][0]["step_times"] == {"step time m, batch 4": 0.25}
 
+
+
+def test_quality_checks(monkeypatch):
+    from sr_lib.notebook import quality_checks
+
+    monkeypatch.delenv(MAX_STEPS_ENV, raising=False)
+    assert quality_checks("full") and quality_checks("demo") and not quality_checks("smoke")
+    monkeypatch.setenv(MAX_STEPS_ENV, "2")
+    assert not quality_checks("full")  # a dry run proves the code path, not the learning
