@@ -229,6 +229,7 @@ def speed_lines(results: Path) -> list[str]:
         lines.append(f"| `{r['method']}` ×{r['scale']} | {r['weights']} | {r['input'][1]}×{r['input'][0]} "
                      f"| {r['output'][1]}×{r['output'][0]} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} "
                      f"| {r['ms_per_output_megapixel']:,.0f} |")
+    lines += peer_lines(data)
     m = data.get("memory")
     if m:
         lines += ["", f"Peak memory: `{m['model']}` on a {m['input_megapixels']:.0f}-megapixel input "
@@ -236,6 +237,27 @@ def speed_lines(results: Path) -> list[str]:
                       f"in a fresh process: peak RSS **{m['peak_rss_mib']:,} MiB** (of which the 8-bit output buffer "
                       f"{m['output_buffer_mib']:,} MiB; {m['rss_before_upscaling_mib']:,} MiB before upscaling), "
                       f"{m['seconds']:.0f} s. File reading/writing not included."]
+    return lines
+
+
+def peer_lines(data: dict) -> list[str]:
+    """Our ESPCN x4 paths against OpenCV's dnn_superres ESPCN x4, measured in one run (the ``peer`` entry)."""
+    peer = data.get("peer")
+    if not peer:
+        return []
+    names = {"opencv_dnn_superres": "OpenCV `dnn_superres` ESPCN (peer)",
+             "ours_whole_image": f"ours, whole image: `{peer['whole_image_call']}`",
+             "ours_tiled": f"ours, tiled (the command line's): `{peer['tiled_call']}`"}
+    load = peer["load_average_1min"]
+    lines = ["", f"Against OpenCV: `{peer['model']}` ×{peer['scale']} on the same {peer['input'][1]}×{peer['input'][0]} "
+                 f"RGB uint8 input, {peer['repeats']} rounds back to back in one process (order rotating, one warm-up "
+                 f"each), 1-minute load average {load[0]:.1f} → {load[1]:.1f}; peer: {peer['peer']}:", "",
+             "| path | median s | best s | CPU s (median) | × OpenCV (median) | × OpenCV (best) | output |",
+             "|---|---|---|---|---|---|---|"]
+    for r in peer["rows"]:
+        lines.append(f"| {names.get(r['method'], r['method'])} | {r['median_seconds']:.2f} | {r['best_seconds']:.2f} "
+                     f"| {r['median_cpu_seconds']:.2f} | {r['ratio_median']:.2f} | {r['ratio_best']:.2f} "
+                     f"| {r['output'][1]}×{r['output'][0]}×{r['output'][2]} {r['output_dtype']} |")
     return lines
 
 
@@ -338,6 +360,16 @@ def readme_block(results: Path = ROOT / "results", weights: Path = ROOT / "asset
                               f"{r['output'][1]}×{r['output'][0]}: {r['seconds']:.2f} s wall, {r['cpu_seconds']:.2f} s CPU "
                               f"(1-minute load average {speed['load_average_1min']:.1f} on the 2 cores while measuring; "
                               f"weights: {r['weights']})."]
+        peer = speed.get("peer")
+        if peer:
+            rows = {r["method"]: r for r in peer["rows"]}
+            opencv, whole, tiled = (rows.get(k, {}) for k in ("opencv_dnn_superres", "ours_whole_image", "ours_tiled"))
+            lines += ["", f"Against OpenCV's `dnn_superres` ESPCN ×{peer['scale']} on the same "
+                          f"{peer['input'][1]}×{peer['input'][0]} input, in one run ({peer['repeats']} rounds, median; "
+                          f"load average {peer['load_average_1min'][0]:.1f}): OpenCV {opencv.get('median_seconds', 0):.2f} s, "
+                          f"our whole-image call {whole.get('median_seconds', 0):.2f} s "
+                          f"(**{whole.get('ratio_median', 0):.2f}×** OpenCV's time), our tiled command-line path "
+                          f"{tiled.get('median_seconds', 0):.2f} s (**{tiled.get('ratio_median', 0):.2f}×**)."]
         lines += [""] + [l for l in speed_lines(results) if l.startswith("Peak memory")]
     lines.append(END)
     return "\n".join(lines)
