@@ -77,6 +77,7 @@ class NotebookResult:
     figures: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None  # {"cell_index", "ename", "evalue"}
     step_times: dict[str, float] = field(default_factory=dict)  # dry run: {"step time <model>": s/step}
+    load_average: float | None = None  # 1-minute load average when the notebook finished: other jobs slow it
 
     def error_line(self, max_chars: int = MAX_ERROR_CHARS) -> str:
         """One-line error description: ``cell 3: ZeroDivisionError: division by zero``.
@@ -253,6 +254,8 @@ def run_one(path: Path, mode: str, timeout: int, record_timing: bool, kernel_log
         result.seconds = round(time.perf_counter() - start, 1)
         result.figures = read_figures(results_file)
         result.step_times = step_times(result.figures)
+        if hasattr(os, "getloadavg"):
+            result.load_average = round(os.getloadavg()[0], 1)
         results_file.unlink(missing_ok=True)
         for key, value in saved_env.items():
             if value is None:
