@@ -92,8 +92,9 @@ def _forward(model, channels: int):
             except (TypeError, ValueError, NotImplementedError):
                 # Not traceable with unknown sizes (a layer that needs them static): run it eagerly
                 # from now on; a real error (wrong channel count) is raised again by the eager call.
-                per_channels[channels] = lambda x: model(x, training=False)
-                return model(x, training=False)
+                # (Through the weak reference: a value holding the model would keep its key alive.)
+                per_channels[channels] = lambda x: reference()(x, training=False)
+                return reference()(x, training=False)
 
         per_channels[channels] = call
     return per_channels[channels]
