@@ -11,6 +11,7 @@ Nothing in either is typed by hand: every number is read from
 - ``results/inference_speed.json``   parameters, FLOPs per output pixel, CPU inference speed, peak memory;
 - ``results/autoencoder_losses.json`` notebook 02's autoencoder (one row per loss);
 - ``results/upsampling_heads.json``, ``results/gan_speed.json``  training throughput;
+- ``results/training_throughput.json``  the input pipeline against the keras.io ESPCN example's and pre-cut patches;
 - ``results/extract_faces.json``, ``results/faceswap_speed.json``  face extraction and face-swap speed;
 - any other ``results/*.json`` with an ``"sr_rows"`` list, each row
   ``{"method", "scale", "Set5": {"psnr", "ssim", "lpips"?}, "Set14": {...}, "parameters"?, "training"?}``
@@ -295,6 +296,36 @@ def throughput_lines(results: Path) -> list[str]:
     if faces:
         lines += ["", f"Face extraction (`benchmarks/extract_faces.py`: detect, 68 landmarks, align, save): "
                       f"{faces['total']['frames_per_second']:.1f} frames/s over {faces['total']['frames_read']:,} frames."]
+    return lines + pipeline_lines(results)
+
+
+def pipeline_lines(results: Path) -> list[str]:
+    """``make_dataset`` feeding training, against the keras.io ESPCN example's pipeline and pre-cut patches."""
+    flow = _load(results, "training_throughput.json")
+    if not flow:
+        return []
+    load = flow["load_average_1min"]
+    names = {"peer": "keras.io ESPCN example's tf.data recipe (peer)", "ours": "`make_dataset` (ours)",
+             "in-memory": "pre-cut patches in memory (upper bound)",
+             "per-element": "one element per patch (the previous `make_dataset`)"}
+    models = {"espcn": "the keras.io example's ESPCN (Y)", "espcn_notebook01": "`espcn` of notebook 01 (Y)",
+              "srresnet": "`srresnet` of notebook 04's demo (6 blocks, 32 filters)"}
+    lines = ["", "Input pipeline (`benchmarks/training_throughput.py`): training patches per second by what feeds the "
+                 f"model; medians of {flow['repeats']} turns taken in rotation in one process, ratios = median of the "
+                 "per-turn ratios; per CPU second = per second of the process's own CPU time, steadier than the wall "
+                 f"clock on cores shared with other jobs (1-minute load average {load['start']:.1f} → "
+                 f"{load['end']:.1f}):", "",
+             "| model | pipeline | patches/s | ours / this | patches per CPU s | ours / this |", "|---|---|---|---|---|---|"]
+    for key in ("espcn", "espcn_notebook01", "srresnet"):
+        r = flow.get(key)
+        if not r:
+            continue
+        model = f"{models[key]}, ×{r['scale']}, LR patch {r['lr_patch']}, batch {r['batch']}"
+        for name in r["patches_per_s"]:
+            wall, cpu = (r[f"ratio_{k}"].get(f"ours/{name}") for k in ("patches_per_s", "patches_per_cpu_s"))
+            lines.append(f"| {model} | {names.get(name, name)} | {r['median_patches_per_s'][name]:,.1f} "
+                         f"| {'' if wall is None else f'{wall:.2f}'} | {r['median_patches_per_cpu_s'][name]:,.1f} "
+                         f"| {'' if cpu is None else f'{cpu:.2f}'} |")
     return lines
 
 
