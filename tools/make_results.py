@@ -279,6 +279,7 @@ def throughput_lines(results: Path) -> list[str]:
     if gan:
         lines += ["", f"Perceptual and GAN training steps (`benchmarks/gan_speed.py`, ×{gan['scale']}, batch "
                       f"{gan['batch']}, LR patch {gan['lr_patch']}"
+                      + (f"; VGG-16 weights: {gan['vgg_weights']}" if "vgg_weights" in gan else "")
                       + (f"; 1-minute load average {gan['load_average_1min']:.1f} at the end"
                          if "load_average_1min" in gan else "") + "):", "",
                   "| configuration | precision | training patches/s | s / step |", "|---|---|---|---|"]
