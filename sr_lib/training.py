@@ -68,21 +68,31 @@ class _ChunkLogger(keras.callbacks.Callback):
         print(f"step {step:>7}/{self.total}: {values} ({rate:,.1f} steps/s{extra})", flush=True)
 
 
-class _StepTimer(keras.callbacks.Callback):
-    """Wall time of each optimizer step after the first (the first one traces and compiles the graph)."""
+class _StepTimer:
+    """Wall time of each optimizer step after the first (the first one traces and compiles the graph).
+
+    Keras calls the callbacks in list order at both ends of a step, so the clock is started by a callback
+    placed last (:attr:`start`) and stopped by one placed first (:attr:`stop`): other callbacks' per-step
+    work (a preview image every step, say) is not counted.
+    """
 
     def __init__(self):
-        super().__init__()
         self.seconds: list[float] = []
         self.count = 0
+        self.started = 0.0
+        timer = self
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self.started = time.perf_counter()
+        class Start(keras.callbacks.Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                timer.started = time.perf_counter()
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.count += 1
-        if self.count > 1:
-            self.seconds.append(time.perf_counter() - self.started)
+        class Stop(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                timer.count += 1
+                if timer.count > 1:
+                    timer.seconds.append(time.perf_counter() - timer.started)
+
+        self.start, self.stop = Start(), Stop()
 
 
 def _record_step_time(model, timer: _StepTimer, batch_size: int | None) -> None:
@@ -151,7 +161,7 @@ def fit_steps(
 
     step_timer = _StepTimer() if max_steps() is not None else None  # dry run: measure the steps
     if step_timer is not None:
-        all_callbacks.append(step_timer)
+        all_callbacks = [step_timer.stop, *all_callbacks, step_timer.start]
     # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it cannot.
     history = model.fit(dataset, epochs=epochs, steps_per_epoch=chunk, callbacks=all_callbacks, verbose=0, shuffle=False)
     if step_timer is not None:
