@@ -77,20 +77,22 @@ class _StepTimer:
     """
 
     def __init__(self):
-        self.seconds: list[float] = []
+        self.seconds: list[float] = []  # wall time
+        self.cpu_seconds: list[float] = []  # CPU time of the process, all threads: what other jobs do not inflate
         self.count = 0
-        self.started = 0.0
+        self.started = (0.0, 0.0)
         timer = self
 
         class Start(keras.callbacks.Callback):
             def on_train_batch_begin(self, batch, logs=None):
-                timer.started = time.perf_counter()
+                timer.started = (time.perf_counter(), time.process_time())
 
         class Stop(keras.callbacks.Callback):
             def on_train_batch_end(self, batch, logs=None):
                 timer.count += 1
                 if timer.count > 1:
-                    timer.seconds.append(time.perf_counter() - timer.started)
+                    timer.seconds.append(time.perf_counter() - timer.started[0])
+                    timer.cpu_seconds.append(time.process_time() - timer.started[1])
 
         self.start, self.stop = Start(), Stop()
 
@@ -102,10 +104,12 @@ def _record_step_time(model, timer: _StepTimer, batch_size: int | None) -> None:
     if not timer.seconds:
         print(f"dry run: {model.name}: one step only, no step time after the first (tracing) step")
         return
-    median = float(np.median(timer.seconds))
+    median, cpu = float(np.median(timer.seconds)), float(np.median(timer.cpu_seconds))
     batch = f", batch {batch_size}" if batch_size else ""
-    print(f"dry run: {model.name}{batch}: {median:.3f} s per step (median of {len(timer.seconds)} after the first)")
+    print(f"dry run: {model.name}{batch}: {median:.3f} s per step, {cpu:.3f} CPU s per step "
+          f"(medians of {len(timer.seconds)} after the first)")
     record(f"step time {model.name}{batch}", round(median, 4), unit="s/step")
+    record(f"CPU time {model.name}{batch}", round(cpu, 4), unit="CPU s/step")
 
 
 def fit_steps(

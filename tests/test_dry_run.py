@@ -51,8 +51,9 @@ def test_fit_steps_records_step_time_in_a_dry_run(monkeypatch, tmp_path):
     model.compile(optimizer="sgd", loss="mse")
     data = tf.data.Dataset.from_tensors((np.ones((2, 4), np.float32), np.ones((2, 1), np.float32))).repeat()
     fit_steps(model, data, capped_steps(1000), chunk=500, batch_size=2, verbose=False)
-    (entry,) = [json.loads(line) for line in results.read_text().splitlines()]
-    assert entry["name"] == "step time tiny, batch 2" and entry["unit"] == "s/step" and entry["value"] > 0
+    wall, cpu = [json.loads(line) for line in results.read_text().splitlines()]
+    assert wall["name"] == "step time tiny, batch 2" and wall["unit"] == "s/step" and wall["value"] > 0
+    assert cpu["name"] == "CPU time tiny, batch 2" and cpu["unit"] == "CPU s/step" and cpu["value"] > 0
 
 
 # --------------------------------------------------------------------------- the runner's --dry-run
@@ -71,8 +72,9 @@ def _runner():
 def test_runner_dry_run_env_and_step_times():
     runner = _runner()
     assert runner.dry_run_env(2, 1) == {"SRFS_MAX_STEPS": "2", "SRFS_MAX_EVAL_IMAGES": "1", "SRFS_MOCK_TFDS": "1"}
-    figures = [{"name": "PSNR", "value": 30.0, "unit": "dB"}, {"name": "step time g", "value": 0.5, "unit": "s/step"}]
-    assert runner.step_times(figures) == {"step time g": 0.5}
+    figures = [{"name": "PSNR", "value": 30.0, "unit": "dB"}, {"name": "step time g", "value": 0.5, "unit": "s/step"},
+               {"name": "CPU time g", "value": 0.9, "unit": "CPU s/step"}]
+    assert runner.step_times(figures) == {"step time g": 0.5, "CPU time g": 0.9}
     args = runner.parse_args(["--mode", "full", "--dry-run"])
     assert args.dry_run and args.max_steps == 3 and args.max_eval_images == 2
     assert runner.main(["--mode", "full", "--dry-run", "--in-place"]) == 1  # never stored into notebooks
