@@ -75,6 +75,7 @@ def test_runner_dry_run_env_and_step_times():
     figures = [{"name": "PSNR", "value": 30.0, "unit": "dB"}, {"name": "step time g", "value": 0.5, "unit": "s/step"},
                {"name": "CPU time g", "value": 0.9, "unit": "CPU s/step"}]
     assert runner.step_times(figures) == {"step time g": 0.5, "CPU time g": 0.9}
+    assert runner.step_times(figures[1:2] * 3) == {"step time g": 0.5, "step time g (2)": 0.5, "step time g (3)": 0.5}
     args = runner.parse_args(["--mode", "full", "--dry-run"])
     assert args.dry_run and args.max_steps == 3 and args.max_eval_images == 2
     assert runner.main(["--mode", "full", "--dry-run", "--in-place"]) == 1  # never stored into notebooks

@@ -183,7 +183,15 @@ def dry_run_env(max_steps: int, max_eval_images: int) -> dict[str, str]:
 def step_times(figures: list[dict[str, Any]]) -> dict[str, float]:
     """``{name: seconds}`` of the recorded figures in ``s/step`` (wall) or ``CPU s/step`` (the process's CPU
     time, all threads, which other jobs on the cores do not inflate): ``fit_steps`` in a dry run."""
-    return {f["name"]: f["value"] for f in figures if f.get("unit") in ("s/step", "CPU s/step")}
+    times: dict[str, float] = {}
+    for f in figures:
+        if f.get("unit") in ("s/step", "CPU s/step"):
+            name, n = f["name"], 1
+            while name in times:  # the same model trained again (several losses, several heads)
+                n += 1
+                name = f"{f['name']} ({n})"
+            times[name] = f["value"]
+    return times
 
 
 def run_one(path: Path, mode: str, timeout: int, record_timing: bool, kernel_log: Path | None = None,
