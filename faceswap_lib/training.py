@@ -133,7 +133,9 @@ def load_faces(folder: str | os.PathLike, size: int, *, indices=None, padding: f
     crop_size = int(sidecar["size"])
     side, offset, cut_padding = tight_crop(crop_size, float(sidecar["padding"]), padding)
     if side < size:
-        raise ValueError(f"{folder}: crops are {side} px, smaller than the model's {size} px; extract with --size {size} or more")
+        need = math.ceil(size * crop_size / side)
+        what = f"crops are {crop_size} px" if side == crop_size else f"the tight crop of its {crop_size} px crops is {side} px"
+        raise ValueError(f"{folder}: {what}, smaller than the model's {size} px; extract with --size {need} or more")
     faces, points = [], []
     for entry in entries:
         image = cv2.imread(str(folder / entry["file"]), cv2.IMREAD_COLOR)

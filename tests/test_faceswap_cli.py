@@ -67,7 +67,12 @@ def test_end_to_end_extract_train_convert(mirror, tmp_path, capsys):
     assert not (model_dir / "backup").exists()  # BackupAndRestore cleans up after a finished run
     # Resumable: --steps is the total, so a second call with a larger total continues to it.
     assert main(train + ["--steps", "3"]) == 0
-    assert json.loads((model_dir / "faceswap.json").read_text())["steps"] == 3
+    settings = json.loads((model_dir / "faceswap.json").read_text())
+    assert settings["steps"] == 3
+    # The recipe's defaults (issue 20): Adam 3e-4 and the tight crop, the 40 px centre of a 64 px
+    # extract (padding 0.25 -> 0.1); convert and score cut frames with the recorded crop.
+    assert settings["learning_rate"] == 3e-4 and settings["crop_size"] == 40
+    assert settings["padding"] == pytest.approx(0.1) and settings["model"]["priority_weight"] == 0
     capsys.readouterr()
     assert main(train + ["--steps", "3"]) == 0  # finished: says so in one line, trains nothing
     assert "already trained to step 3 (--steps 3 is the total)" in capsys.readouterr().out
