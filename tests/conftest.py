@@ -1,6 +1,8 @@
 """Shared fixtures. Tests are small: the whole suite runs on 2 CPU cores in CI."""
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,3 +33,14 @@ def mirror() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def run_notebooks():
+    """``tools/run_notebooks.py`` imported as a module (it is a script, not part of a package)."""
+    path = Path(__file__).resolve().parents[1] / "tools" / "run_notebooks.py"
+    spec = importlib.util.spec_from_file_location("run_notebooks", path)
+    runner = importlib.util.module_from_spec(spec)
+    sys.modules["run_notebooks"] = runner  # dataclasses look their module up there
+    spec.loader.exec_module(runner)
+    return runner

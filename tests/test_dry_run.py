@@ -1,7 +1,6 @@
 """The dry-run switches of the notebooks: ``SRFS_MAX_STEPS`` / ``SRFS_MAX_EVAL_IMAGES`` cap step and
 evaluation-image counts (and nothing else), and ``fit_steps`` records its step time in a dry run."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -60,17 +59,8 @@ def test_fit_steps_records_step_time_in_a_dry_run(monkeypatch, tmp_path):
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _runner():
-    path = REPO_ROOT / "tools" / "run_notebooks.py"
-    spec = importlib.util.spec_from_file_location("run_notebooks", path)
-    runner = importlib.util.module_from_spec(spec)
-    sys.modules["run_notebooks"] = runner  # dataclasses look their module up there
-    spec.loader.exec_module(runner)
-    return runner
-
-
-def test_runner_dry_run_env_and_step_times():
-    runner = _runner()
+def test_runner_dry_run_env_and_step_times(run_notebooks):
+    runner = run_notebooks
     assert runner.dry_run_env(2, 1) == {"SRFS_MAX_STEPS": "2", "SRFS_MAX_EVAL_IMAGES": "1", "SRFS_MOCK_TFDS": "1"}
     figures = [{"name": "PSNR", "value": 30.0, "unit": "dB"}, {"name": "step time g", "value": 0.5, "unit": "s/step"},
                {"name": "CPU time g", "value": 0.9, "unit": "CPU s/step"}]

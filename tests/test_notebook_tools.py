@@ -171,20 +171,10 @@ def test_runner_no_notebooks_is_an_error(tmp_path):
     assert "not found" in proc.stderr
 
 
-def _runner():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("run_notebooks", REPO_ROOT / "tools" / "run_notebooks.py")
-    runner = importlib.util.module_from_spec(spec)
-    sys.modules["run_notebooks"] = runner  # dataclasses look their module up there
-    spec.loader.exec_module(runner)
-    return runner
-
-
-def test_tf_startup_noise_is_stripped_from_stored_outputs():
+def test_tf_startup_noise_is_stripped_from_stored_outputs(run_notebooks):
     import nbformat
 
-    runner = _runner()
+    runner = run_notebooks
     noise = (
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
         "I0000 00:00:1795788089.772310    3261 port.cc:153] oneDNN custom operations are on.\n"
@@ -230,12 +220,12 @@ def test_absolute_path_detector_catches_machine_paths():
     assert not _absolute_paths("put it in /path/to/vgg16.h5")
 
 
-def test_relativise_paths_names_places_by_role(monkeypatch, tmp_path):
+def test_relativise_paths_names_places_by_role(monkeypatch, tmp_path, run_notebooks):
     import tempfile
 
     import nbformat
 
-    runner = _runner()
+    runner = run_notebooks
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     monkeypatch.setenv("SRFS_DATA_DIR", str(mirror))
@@ -270,8 +260,8 @@ def test_stored_outputs_hold_no_machine_paths(path):
 
 
 # --------------------------------------------------------------------------- SRFS_DATA_DIR
-def test_runner_makes_data_dirs_absolute(monkeypatch, tmp_path):
-    runner = _runner()
+def test_runner_makes_data_dirs_absolute(monkeypatch, tmp_path, run_notebooks):
+    runner = run_notebooks
     (tmp_path / "mirror").mkdir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SRFS_DATA_DIR", "mirror")
