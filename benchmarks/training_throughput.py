@@ -68,7 +68,7 @@ from sr_lib.data.imresize import imresize  # noqa: E402
 from sr_lib.data.pipeline import make_dataset  # noqa: E402
 from sr_lib.files import atomic_path  # noqa: E402
 from sr_lib.layers import PixelShuffle  # noqa: E402
-from sr_lib.metrics import rgb_to_y  # noqa: E402
+from sr_lib.images import rgb_to_y  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 # The keras.io example's settings.

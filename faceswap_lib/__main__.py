@@ -51,6 +51,8 @@ import argparse
 import os
 import sys
 
+from sr_lib.console import one_line
+
 #: ``train``'s total when neither ``--steps`` nor ``--minutes`` is given.
 DEFAULT_STEPS = 1000
 #: ``train`` writes a preview this often by default (minutes of training).
@@ -87,11 +89,6 @@ class CommandError(Exception):
         self.filename, self.message = str(filename), message
 
 
-def _one_line(text: str, limit: int = 400) -> str:
-    text = " ".join(str(text).split())  # cv2.error and TensorFlow messages span several lines
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _describe(error: BaseException, default_file, known_files=()) -> CommandError:
     """Turn any exception into a :class:`CommandError` naming the file it is about.
 
@@ -108,7 +105,7 @@ def _describe(error: BaseException, default_file, known_files=()) -> CommandErro
             message = error.strerror
         else:
             message = str(error) or type(error).__name__
-    message = _one_line(message)
+    message = one_line(message)
     if not filename:
         head, sep, rest = message.partition(": ")
         known = [str(k) for k in known_files if k is not None]

@@ -45,6 +45,7 @@ __all__ = [
     "train",
 ]
 
+from sr_lib.console import one_line
 from .model_folder import CONFIG_FILE, FORMAT as _FORMAT, WEIGHTS_FILE, read_settings  # noqa: F401 (re-exported)
 
 
@@ -454,8 +455,7 @@ def load_model(folder):
     try:
         model.load_weights(str(weights))
     except Exception as error:  # h5py OSError, Keras ValueError, ... : all mean "not these weights"
-        text = " ".join(str(error).split())
-        raise FileError(weights, f"cannot load the weights ({type(error).__name__}: {text})") from error
+        raise FileError(weights, f"cannot load the weights ({type(error).__name__}: {one_line(error)})") from error
     return model, settings
 
 

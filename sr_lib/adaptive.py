@@ -285,7 +285,7 @@ def _luma(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         return image[..., 0].astype(np.float64) * 255.0
-    return metrics._rgb_to_ycbcr255(image)[..., 0]
+    return images.rgb_to_ycbcr255(image)[..., 0]
 
 
 def _box_means(values: np.ndarray, boxes, step: int = 1) -> np.ndarray:
@@ -416,7 +416,7 @@ def patch_gain(grid: PatchGrid, coarse_sr: np.ndarray, fine_sr: np.ndarray, hr: 
     s = grid.scale
     errors = []
     for sr in (coarse_sr, fine_sr):
-        a, b = metrics._prepare(sr, hr, 0, "y")
+        a, b = metrics.protocol_values(sr, hr, border=0, channel="y")
         sq = ((a - b) ** 2)[..., 0]
         sq[:s], sq[-s:], sq[:, :s], sq[:, -s:] = 0, 0, 0, 0
         errors.append(np.array([sq[y0 * s:y1 * s, x0 * s:x1 * s].sum() for y0, y1, x0, x1 in grid.cores]))

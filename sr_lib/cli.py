@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sr_lib.console import one_line
 from sr_lib.files import FileError, refuse_unwritable, same_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -71,18 +72,11 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _one_line(error: BaseException) -> str:
-    """An exception's message as one line: the first line of it (TensorFlow and h5py messages run
-    on for many lines of graph and stack details), or its type when it has no message."""
-    lines = [line.strip() for line in str(error).strip().strip("'\"").splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
-
-
 def _file_error(path, error: BaseException) -> str:
     """``<path>: <what>`` for an exception raised while handling ``path``, without repeating the path."""
     from sr_lib.data.io import ImageReadError
 
-    message = _one_line(error)
+    message = one_line(error)
     for prefix in (f"Cannot read image {path}: ", f"{path}: "):
         if message.startswith(prefix):
             message = message[len(prefix):]
@@ -100,7 +94,7 @@ def _import_tensorflow_quietly() -> None:
     try:
         import_tensorflow_quietly()
     except Exception as error:
-        raise CliError(f"tensorflow: cannot be imported: {_one_line(error)}") from None
+        raise CliError(f"tensorflow: cannot be imported: {one_line(error)}") from None
 
 
 #: The file being processed, for the one-line message of an interrupted run (Ctrl-C).
@@ -110,7 +104,7 @@ _current_file = None
 def _output_error(path, error: BaseException) -> str:
     """``<output>: cannot be written: <reason>`` for an OS error while writing ``path`` (its message
     would name the temporary file, or say "does not exist" about a folder that cannot be created)."""
-    reason = getattr(error, "strerror", None) or _one_line(error)
+    reason = getattr(error, "strerror", None) or one_line(error)
     return f"{path}: cannot be written: {reason}"
 
 
@@ -156,14 +150,14 @@ def make_upscaler(name: str, scale: int | None = None):
         known = ", ".join(["bicubic", *pretrained.available()])
         raise CliError(f"--model: unknown model {name!r}; choose one of: {known}") from None
     except (pretrained.PretrainedError, ValueError) as error:
-        raise CliError(f"{pretrained.weights_dir() / 'registry.json'}: {_one_line(error)}") from None
+        raise CliError(f"{pretrained.weights_dir() / 'registry.json'}: {one_line(error)}") from None
     if scale is not None and int(scale) != info["scale"]:
         raise CliError(f"--scale: model {name!r} upscales x{info['scale']}, but --scale {scale} was given")
     _import_tensorflow_quietly()
     try:
         upscaler = pretrained.upscaler(name)
     except pretrained.PretrainedError as error:
-        raise CliError(_one_line(error)) from None  # starts with the weights file's path
+        raise CliError(one_line(error)) from None  # starts with the weights file's path
     except Exception as error:  # anything else from HDF5 / Keras while building and loading
         raise CliError(_file_error(pretrained.weights_dir() / info.get("file", name), error)) from None
     s = info["scale"]
@@ -202,7 +196,7 @@ def upscale_file(source: Path, target: Path, upscale, scale: int, *, tile, overl
     except OSError as error:  # the output's folder, not the input: name the output
         raise CliError(_output_error(target, error)) from None
     except ValueError as error:  # write_image(<target>): ... (format, mode)
-        message = _one_line(error).removeprefix(f"write_image({target}): ")
+        message = one_line(error).removeprefix(f"write_image({target}): ")
         raise CliError(f"{target}: {message}") from None
     return image.shape, out.shape
 
@@ -365,7 +359,7 @@ def cmd_evaluate(args) -> int:
     except CliError:
         raise
     except (DatasetUnavailableError, ImageReadError, FileNotFoundError, ValueError, KeyError) as error:
-        raise CliError(f"{args.dataset}: {_one_line(error)}") from None
+        raise CliError(f"{args.dataset}: {one_line(error)}") from None
     with_lpips = not args.no_lpips
     if with_lpips:
         from sr_lib.perceptual import converted_weights_file
@@ -499,7 +493,7 @@ def main(argv=None) -> int:
         print(f"error: {concerned}: interrupted", file=sys.stderr)
         return 130
     except CliError as error:
-        message = _one_line(error)
+        message = one_line(error)
     except Exception as error:  # the contract: one line naming the file, never a traceback
         concerned = getattr(args, "input", None) or getattr(args, "dataset", None) or "python -m sr_lib"
         message = _file_error(concerned, error)

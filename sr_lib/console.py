@@ -14,7 +14,27 @@ import os
 import sys
 import tempfile
 
-__all__ = ["import_tensorflow_quietly"]
+__all__ = ["import_tensorflow_quietly", "one_line"]
+
+
+def one_line(error: BaseException | str, limit: int = 400) -> str:
+    """A message fit for the commands' one-line ``error: <file>: <what is wrong>`` contract.
+
+    Args:
+        error: an exception (its message is used; its type name when the message is empty) or text.
+        limit: longest result in characters; longer messages end in "...".
+
+    Returns:
+        The first non-empty line, inner whitespace collapsed, quotes around a ``KeyError``'s message
+        removed. TensorFlow, h5py and OpenCV messages say what went wrong on their first line and
+        run on with graph dumps, stack frames or source paths after it.
+    """
+    text = str(error).strip().strip("'\"")
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__ if isinstance(error, BaseException) else ""
+    line = lines[0]
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def import_tensorflow_quietly() -> None:

@@ -35,7 +35,7 @@ def interpolate(lr: np.ndarray, scale: int, method: str = "bicubic") -> np.ndarr
         float32 in [0, 1], (h*scale, w*scale[, C]) in the layout of ``lr``.
     """
     lr8 = images.to_uint8(images.as_hwc(lr, "interpolate"))
-    return images.same_layout(lr)(metrics.to_float32(imresize(lr8, scale, method=method)))
+    return images.same_layout(lr)(images.to_float32(imresize(lr8, scale, method=method)))
 
 
 def bicubic(lr: np.ndarray, scale: int) -> np.ndarray:

@@ -23,6 +23,8 @@ import secrets
 from pathlib import Path
 from typing import Iterator
 
+from sr_lib.console import one_line
+
 __all__ = ["FileError", "SameFileError", "same_file", "refuse_same_file", "refuse_unwritable", "atomic_path",
            "temporary_name", "TEMP_PREFIX"]
 
@@ -81,7 +83,7 @@ def refuse_unwritable(path: str | os.PathLike) -> None:
     try:
         handle, probe = tempfile.mkstemp(prefix=".~probe-", dir=folder)
     except OSError as error:
-        reason = error.strerror or " ".join(str(error).split())
+        reason = error.strerror or one_line(error)
         raise FileError(path, f"cannot be written: {reason} (cannot create files in {folder})") from None
     os.close(handle)
     os.unlink(probe)

@@ -19,7 +19,7 @@ import weakref
 
 import numpy as np
 
-from sr_lib import images, metrics
+from sr_lib import images
 from sr_lib.data.imresize import resize_array
 
 __all__ = ["predict", "upscale_via_y", "model_upscaler"]
@@ -119,13 +119,13 @@ def upscale_via_y(model, lr: np.ndarray, scale: int) -> np.ndarray:
     lr = images.as_float_hwc(lr, "upscale_via_y")
     if lr.shape[-1] == 1:
         return restore(predict(model, lr))
-    ycbcr = metrics.rgb_to_ycbcr(lr)
+    ycbcr = images.rgb_to_ycbcr(lr)
     y = predict(model, ycbcr[..., :1], clip=False)
     # Two chroma planes (not an image of their own), MATLAB's bicubic as everywhere in the library.
     chroma = resize_array(np.ascontiguousarray(ycbcr[..., 1:]), scale)
     if y.shape[:2] != chroma.shape[:2]:
         raise ValueError(f"model output {y.shape[:2]} does not match {scale}x the input {lr.shape[:2]}")
-    return metrics.y_and_chroma_to_rgb(y, chroma)
+    return images.y_and_chroma_to_rgb(y, chroma)
 
 
 # Large images go through the Y-channel recipe in pieces of this many LR pixels a side (see model_upscaler).

@@ -34,8 +34,9 @@ import numpy as np
 from scipy import ndimage
 
 from sr_lib import images
-# The conversions live in the image core; they stay importable from here for existing code.
-from sr_lib.images import to_float32, to_uint8
+# The protocol's conversions (8 bits, BT.601 luma) are defined in the image core, sr_lib.images; they are
+# named here too because the notebooks teach them as steps of this protocol (metrics.rgb_to_y, ...).
+from sr_lib.images import rgb_to_y, rgb_to_ycbcr, to_float32, to_uint8, y_and_chroma_to_rgb, ycbcr_to_rgb
 
 __all__ = [
     "to_uint8",
@@ -44,132 +45,11 @@ __all__ = [
     "ycbcr_to_rgb",
     "y_and_chroma_to_rgb",
     "rgb_to_y",
+    "protocol_values",
     "psnr",
     "ssim",
     "lpips",
 ]
-
-# MATLAB rgb2ycbcr (BT.601, studio swing) for RGB in [0, 1]; rows give Y, Cb, Cr on the 0..255 scale.
-_YCBCR_MATRIX = np.array(
-    [
-        [65.481, 128.553, 24.966],
-        [-37.797, -74.203, 112.0],
-        [112.0, -93.786, -18.214],
-    ]
-)
-_YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
-_RGB_MATRIX = np.linalg.inv(_YCBCR_MATRIX)
-# The same inverse as one affine map on [0, 1] values: RGB = _RGB_AFFINE @ (Y, Cb, Cr, 1).
-_RGB_AFFINE = np.concatenate([_RGB_MATRIX * 255.0, -(_RGB_MATRIX @ _YCBCR_OFFSET)[:, None]], axis=1).astype(np.float32)
-
-
-def _mix_channels(image, matrix, offset_before=None, offset_after=None, dtype=np.float64):
-    """``(image - offset_before) @ matrix.T + offset_after`` over the last axis (3 channels), in ``dtype``.
-
-    Written as nine whole-plane multiply-adds: numpy's ``@`` with a (..., 3) operand runs one tiny
-    product per pixel and was the slowest step of upscaling a large image.
-    """
-    planes = [image[..., j].astype(dtype) for j in range(3)]
-    if offset_before is not None:
-        planes = [p - dtype(o) for p, o in zip(planes, offset_before)]
-    out = np.empty(image.shape[:-1] + (3,), dtype=dtype)
-    for i in range(3):
-        m = matrix[i].astype(dtype)
-        out[..., i] = m[0] * planes[0] + m[1] * planes[1] + m[2] * planes[2]
-        if offset_after is not None:
-            out[..., i] += dtype(offset_after[i])
-    return out
-
-
-def _rgb_to_ycbcr255(image: np.ndarray) -> np.ndarray:
-    """YCbCr on the 0..255 scale in float64 (the metrics measure here, without float32 rounding).
-
-    ``image``: (..., 3) RGB; uint8 / uint16 are scaled to [0, 1] first, floats are taken as they are.
-    """
-    array = np.asarray(image)
-    if array.dtype == np.uint8:
-        rgb = array / 255.0
-    elif array.dtype == np.uint16:
-        rgb = array / 65535.0
-    else:
-        rgb = array.astype(np.float64)
-    return _mix_channels(rgb, _YCBCR_MATRIX, offset_after=_YCBCR_OFFSET)
-
-
-def rgb_to_ycbcr(image: np.ndarray) -> np.ndarray:
-    """RGB -> YCbCr (MATLAB ``rgb2ycbcr``, BT.601 studio swing), float32 scaled to [0, 1].
-
-    Args:
-        image: (H, W, 3) RGB, uint8 / uint16 / float [0, 1] (see :mod:`sr_lib.images`). A grayscale
-            (H, W) or (H, W, 1) image is taken as R = G = B (so Cb = Cr = 128/255); RGBA raises.
-
-    Returns:
-        (H, W, 3) float32: Y in [16/255, 235/255], Cb and Cr in [16/255, 240/255] for inputs in [0, 1].
-
-    Raises:
-        sr_lib.images.ImageError: unsupported dtype, range or shape.
-    """
-    array = images.as_hwc(image, "rgb_to_ycbcr")
-    if array.shape[-1] == 1:
-        array = np.repeat(array, 3, axis=-1)
-    return (_rgb_to_ycbcr255(array) / 255.0).astype(np.float32)
-
-
-def ycbcr_to_rgb(image: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`rgb_to_ycbcr`: YCbCr float [0, 1] (..., 3) -> RGB float32, not clipped."""
-    # float32 arithmetic: the result is float32 anyway (its rounding, ~1e-7, is far below 1/255),
-    # and this runs on every output pixel of an upscaled image. One affine map per pixel in
-    # OpenCV's SIMD, multithreaded loop: 0.03 s for 16 megapixels (NumPy plane by plane: 0.6 s).
-    import cv2
-
-    ycbcr = np.ascontiguousarray(image, dtype=np.float32)
-    if ycbcr.shape[-1:] != (3,):
-        raise ValueError(f"ycbcr_to_rgb: expected (..., 3) YCbCr, got shape {ycbcr.shape}")
-    if ycbcr.size == 0:
-        return np.empty(ycbcr.shape, np.float32)
-    # As rows of pixels: OpenCV splits the work over threads by rows (a column of single pixels is 10x slower).
-    rows = ycbcr.reshape(-1, ycbcr.shape[-2], 3) if ycbcr.ndim >= 3 else ycbcr.reshape(1, -1, 3)
-    return cv2.transform(rows, _RGB_AFFINE).reshape(ycbcr.shape)
-
-
-def y_and_chroma_to_rgb(y: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """:func:`ycbcr_to_rgb` of a luma (H, W, 1) and its chroma (H, W, 2) (float [0, 1]), clipped
-    to [0, 1]: the last step of the Y-channel SR recipe, without stacking the planes in NumPy.
-
-    Returns:
-        (H, W, 3) float32 RGB in [0, 1].
-    """
-    import cv2
-
-    y = np.ascontiguousarray(y, dtype=np.float32)
-    chroma = np.ascontiguousarray(chroma, dtype=np.float32)
-    if y.ndim == 2:
-        y = y[..., None]
-    if y.shape[:2] != chroma.shape[:2] or y.shape[2:] != (1,) or chroma.shape[2:] != (2,):
-        raise ValueError(f"y_and_chroma_to_rgb: expected (H, W, 1) and (H, W, 2), got {y.shape} and {chroma.shape}")
-    rgb = ycbcr_to_rgb(cv2.merge([y, chroma]) if y.size else np.empty(y.shape[:2] + (3,), np.float32))
-    return np.clip(rgb, 0.0, 1.0, out=rgb)
-
-
-def rgb_to_y(image: np.ndarray) -> np.ndarray:
-    """The channel the SR protocol measures: the luma of an RGB image, the gray values of a gray one.
-
-    Args:
-        image: (H, W, 3) RGB, or grayscale (H, W) / (H, W, 1); uint8, uint16 or float [0, 1].
-            RGBA raises (drop the alpha first).
-
-    Returns:
-        (H, W) float32: for RGB, Y of :func:`rgb_to_ycbcr` in [16/255, 235/255]; for a grayscale image
-        its own values on [0, 1] (the published convention measures gray images unconverted).
-
-    Raises:
-        sr_lib.images.ImageError: unsupported dtype, range or shape.
-    """
-    array = images.as_hwc(image, "rgb_to_y")
-    if array.shape[-1] == 1:
-        return images.to_float32(array[..., 0])
-    return rgb_to_ycbcr(array)[..., 0]
-
 
 def _gray(image: np.ndarray) -> np.ndarray | None:
     """(H, W) view of a grayscale image, or None if the image has colour channels."""
@@ -180,8 +60,21 @@ def _gray(image: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def _prepare(sr, hr, border: int, channel: str) -> tuple[np.ndarray, np.ndarray]:
-    """Both images on the 0..255 scale as float64 (H', W', C'), in the protocol's channel, cropped."""
+def protocol_values(sr, hr, *, border: int = 0, channel: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1-3 of the protocol: the values PSNR and SSIM compare, for other per-pixel measures.
+
+    Args:
+        sr, hr: a prediction and its reference, as for :func:`psnr`.
+        border: pixels cropped on every side.
+        channel: "y" or "rgb", as for :func:`psnr`.
+
+    Returns:
+        Two float64 arrays of shape (H - 2 border, W - 2 border, C), C = 1 for "y" (and for gray
+        images) or 3 for "rgb": 8-bit values on the 0..255 scale (Y unrounded, BT.601).
+
+    Raises:
+        TypeError, ValueError, sr_lib.images.ImageError: as for :func:`psnr`.
+    """
     for name, image in (("prediction", sr), ("reference", hr)):
         if image is None or isinstance(image, (str, bytes)) or np.ndim(image) not in (2, 3):
             raise TypeError(f"{name} is not an image: expected an (H, W) or (H, W, C) array, "
@@ -206,7 +99,7 @@ def _prepare(sr, hr, border: int, channel: str) -> tuple[np.ndarray, np.ndarray]
         if gray is not None:  # published convention: gray values as they are
             values = gray.astype(np.float64)[..., None]
         elif channel == "y":
-            values = _rgb_to_ycbcr255(image)[..., :1]
+            values = images.rgb_to_ycbcr255(image)[..., :1]
         else:
             values = image.astype(np.float64)
         if border:
@@ -233,7 +126,7 @@ def psnr(sr: np.ndarray, hr: np.ndarray, *, border: int = 0, channel: str = "y")
         sr_lib.images.ImageError: unsupported dtype (e.g. int64), float values far outside [0, 1],
             or RGBA.
     """
-    a, b = _prepare(sr, hr, border, channel)
+    a, b = protocol_values(sr, hr, border=border, channel=channel)
     mse = np.mean((a - b) ** 2)
     if mse == 0:
         return float("inf")
@@ -275,7 +168,7 @@ def ssim(sr: np.ndarray, hr: np.ndarray, *, border: int = 0, channel: str = "y")
     Same arguments and errors as :func:`psnr`; also ``ValueError`` when the (cropped) image is
     smaller than the 11x11 window. For ``channel="rgb"`` the per-channel SSIMs are averaged.
     """
-    a, b = _prepare(sr, hr, border, channel)
+    a, b = protocol_values(sr, hr, border=border, channel=channel)
     return float(np.mean([_ssim_single_channel(a[..., c], b[..., c]) for c in range(a.shape[-1])]))
 
 
@@ -301,5 +194,5 @@ def lpips(sr: np.ndarray, hr: np.ndarray, *, border: int = 0) -> float:
     """
     from sr_lib.lpips import lpips as lpips_distance  # Keras: only when asked for
 
-    a, b = _prepare(sr, hr, border, "rgb")  # 0..255 float64, rounded to 8 bits, cropped
+    a, b = protocol_values(sr, hr, border=border, channel="rgb")  # 0..255 float64, rounded to 8 bits, cropped
     return lpips_distance((a / 255.0).astype(np.float32), (b / 255.0).astype(np.float32))

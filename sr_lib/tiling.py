@@ -115,7 +115,7 @@ def upscale_tiled(
         overlap: LR pixels of context on each side of a core (see the module doc: >= the receptive
             field radius gives the whole-image result).
         multiple: align tiles to this (``2**depth`` for models with stride-2 layers).
-        out_dtype: ``np.float32`` or ``np.uint8`` (rounded like :func:`sr_lib.metrics.to_uint8`;
+        out_dtype: ``np.float32`` or ``np.uint8`` (rounded like :func:`sr_lib.images.to_uint8`;
             a quarter of the memory, what gets written to 8-bit files anyway).
         progress: show a tqdm bar over the tiles.
         workers: tiles processed at once in threads. The NumPy steps around the model (colour

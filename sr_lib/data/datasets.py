@@ -117,7 +117,7 @@ def luma_pairs(pairs) -> list[tuple[np.ndarray, np.ndarray]]:
 
     Colour images give their BT.601 Y channel, grayscale images their gray values.
     """
-    from sr_lib.metrics import rgb_to_y
+    from sr_lib.images import rgb_to_y
 
     def luma(image):
         return image if image.shape[-1] == 1 else rgb_to_y(image)[..., None]

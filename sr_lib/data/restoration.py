@@ -65,7 +65,7 @@ def restoration_pairs(
         List of ``(degraded, clean)`` float32 arrays of equal shape, image-major then scale.
     """
     from sr_lib import images as image_core
-    from sr_lib.metrics import rgb_to_y
+    from sr_lib.images import rgb_to_y
 
     if channel not in ("y", "rgb"):
         raise ValueError(f"restoration_pairs: channel must be 'y' or 'rgb', got {channel!r}")
@@ -128,7 +128,7 @@ def pre_upsampled_upscaler(restore, *, multiple: int = 1, channel: str = "y"):
         (:mod:`sr_lib.images`; RGBA raises) -> float32 (h * scale, w * scale[, C]) in [0, 1],
         clipped, in the layout of ``lr``.
     """
-    from sr_lib import images, metrics
+    from sr_lib import images
     from sr_lib.evaluation import bicubic
 
     if channel not in ("y", "rgb"):
@@ -143,8 +143,8 @@ def pre_upsampled_upscaler(restore, *, multiple: int = 1, channel: str = "y"):
         up = bicubic(images.as_hwc(lr, "pre_upsampled_upscaler"), scale)
         if channel == "rgb" or up.shape[-1] == 1:
             return layout(np.clip(run(up), 0.0, 1.0))
-        ycbcr = metrics.rgb_to_ycbcr(up)
+        ycbcr = images.rgb_to_ycbcr(up)
         y = run(ycbcr[..., :1])
-        return np.clip(metrics.ycbcr_to_rgb(np.concatenate([y, ycbcr[..., 1:]], axis=-1)), 0.0, 1.0)
+        return images.y_and_chroma_to_rgb(y, ycbcr[..., 1:])
 
     return upscaler
