@@ -1,8 +1,10 @@
 """Tests for sr_lib.layers: PixelShuffle, ICNR, SubPixelConv2D.
 
-PixelShuffle is checked against two independent references: ``tf.nn.depth_to_space`` and
-``pixel_shuffle_numpy`` below (explicit loops over sub-pixel offsets, written from the
-formula, not from the layer's reshape/transpose).
+PixelShuffle is checked against ``pixel_shuffle_numpy`` below (explicit loops over sub-pixel
+offsets, written from the formula) and ``tf.nn.depth_to_space``. Since the layer calls
+``keras.ops.depth_to_space``, which on the TensorFlow backend *is* ``tf.nn.depth_to_space``, the
+loop reference is the independent one; the tf comparison still pins the order the shipped weights
+were trained with.
 """
 
 import numpy as np
@@ -59,6 +61,17 @@ def test_pixel_shuffle_matches_references(r, c_out):
     np.testing.assert_array_equal(y, pixel_shuffle_numpy(x, r))
 
 
+def test_pixel_shuffle_under_mixed_bfloat16_is_the_same_permutation():
+    # Under mixed_bfloat16 the layer computes (and returns) bfloat16; a permutation must not change
+    # any value, so it equals the reference applied to the bfloat16-rounded input, bit for bit.
+    x = _rand(2, 3, 4, 12, seed=7)
+    y = PixelShuffle(2, dtype="mixed_bfloat16")(x)
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    rounded = keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.cast(x, "bfloat16"), "float32"))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.ops.cast(y, "float32")),
+                                  pixel_shuffle_numpy(rounded, 2))
+
+
 def test_pixel_shuffle_compute_output_shape_handles_none():
     layer = PixelShuffle(3)
     assert layer.compute_output_shape((None, None, None, 18)) == (None, None, None, 2)
@@ -77,7 +90,7 @@ def test_pixel_shuffle_in_dynamic_model_two_sizes():
 
 
 def test_pixel_shuffle_fully_dynamic_graph():
-    # Batch, H and W all unknown at trace time: exercises the ops.shape tensor path.
+    # Batch, H and W all unknown at trace time: depth_to_space must not need static sizes.
     layer = PixelShuffle(2)
     fn = tf.function(layer, input_signature=[tf.TensorSpec([None, None, None, 8], tf.float32)])
     for shape in [(1, 3, 5, 8), (3, 4, 2, 8)]:
