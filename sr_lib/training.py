@@ -6,8 +6,8 @@ For models whose whole objective fits in ``compile(loss=...)`` (ESPCN, the autoe
 - :func:`step_schedule` — Adam's learning rate as a step function (the ESPCN paper lowers it once
   training stalls; we lower it by 10x at fixed fractions of the budget).
 - :func:`fit_steps` — ``fit`` for a number of *steps*, in chunks ("epochs" of ``chunk`` steps), with
-  ``BackupAndRestore`` so an interrupted run continues from its last chunk, and a one-line log per
-  chunk (or nothing).
+  ``BackupAndRestore`` so an interrupted run continues from its last chunk *step-exactly* (weights,
+  optimizer state and the position in the data stream), and a one-line log per chunk (or nothing).
 
 Several-network models (GANs, VAEs, the face-swap autoencoder) get their own ``train_step`` in later
 modules and still use :func:`fit_steps`: :class:`SRGAN` (from :mod:`sr_lib.gan`) is re-exported here.
@@ -36,7 +36,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from sr_lib.gan import SRGAN
+from sr_lib.models import SRGAN
 
 __all__ = ["step_schedule", "fit_steps", "get_strategy", "is_chief", "read_tf_config", "TFConfigError",
            "use_mixed_precision", "ComparisonGrid", "SRGAN"]
@@ -130,9 +130,9 @@ def fit_steps(
         steps: number of optimizer steps; rounded up to a whole number of chunks.
         chunk: steps per Keras "epoch": the unit of logging and of backups.
         backup_dir: if given, the model and optimizer state are kept there after every chunk;
-            calling ``fit_steps`` again with the same folder resumes where the interrupted run
-            stopped, losing at most one chunk (the dataset starts again from its beginning). The
-            folder is removed when training finishes.
+            calling ``fit_steps`` again with the same folder (and the same ``chunk``) resumes where
+            the interrupted run stopped, losing at most one chunk. The folder is removed when
+            training finishes.
         batch_size: only for the log's patches/s.
         tensorboard_dir: if given, TensorBoard logs (losses per chunk) go there.
 
@@ -143,6 +143,20 @@ def fit_steps(
     ``on_*_begin/end``); ``backup_dir`` must be one folder all workers can read (a shared file
     system): only the chief writes it, every worker restores from it. Callbacks run on every worker;
     ``tensorboard_dir`` is written by the chief only.
+
+    Resuming is step-exact: a backup after ``k`` chunks holds ``k * chunk`` steps, and the resumed
+    run trains on ``dataset.skip(k * chunk)``, i.e. batches ``k * chunk, k * chunk + 1, ...`` of the
+    stream, the ones the uninterrupted run would have seen next (not batch 0 again). That needs a
+    *deterministic* ``dataset``: the same batches in the same order every time it is iterated
+    (seeded shuffles and augmentations, ``deterministic`` parallel maps), as the notebooks' pipelines
+    are; an unseeded stream resumes to an arbitrary, though fresh, position. Why ``skip`` rather
+    than checkpointing the ``tf.data`` iterator (``tf.train.Checkpoint(iterator=...)``): Keras'
+    ``fit`` makes its iterator internally, and under ``MirroredStrategy`` /
+    ``MultiWorkerMirroredStrategy`` it is a distributed iterator, whose checkpoint (with a shuffle
+    buffer of decoded patches in it) is large and per-worker; ``skip`` is an ordinary dataset
+    transformation applied *before* the strategy distributes the data, so every worker skips the
+    same global batches and no extra state is saved. Its cost: on resume the skipped batches are
+    produced and thrown away once (input-pipeline work, no training), usually seconds.
 
     Returns:
         The Keras ``History``.
@@ -161,6 +175,10 @@ def fit_steps(
         all_callbacks.append(_ChunkLogger(chunk, epochs * chunk, batch_size))
     if multi_worker:
         return _fit_multi_worker(model, dataset, epochs, chunk, backup_dir, all_callbacks)
+    if backup_dir is not None:
+        # BackupAndRestore restores the weights and chunk count from this folder when fit begins;
+        # the data stream resumes at the same step (see the docstring).
+        dataset = _skip_done(dataset, _keras_backup_chunks(Path(backup_dir)) * chunk)
     from sr_lib.notebook import max_steps
 
     step_timer = _StepTimer() if max_steps() is not None else None  # dry run: measure the steps
@@ -171,6 +189,22 @@ def fit_steps(
     if step_timer is not None:
         _record_step_time(model, step_timer, batch_size)
     return history
+
+
+def _keras_backup_chunks(folder: Path) -> int:
+    """The number of chunks (epochs) Keras' ``BackupAndRestore`` will restore from ``folder`` (0: none).
+
+    Read from the same ``training_metadata.json`` the callback reads in ``on_train_begin``.
+    """
+    state = folder / "training_metadata.json"
+    if not state.exists():
+        return 0
+    return int(json.loads(state.read_text())["epoch"])
+
+
+def _skip_done(dataset, steps_done: int):
+    """``dataset`` from its batch ``steps_done`` on: where a run that already trained that many steps continues."""
+    return dataset.skip(steps_done) if steps_done else dataset
 
 
 def _is_multi_worker(strategy) -> bool:
@@ -205,6 +239,7 @@ def _fit_multi_worker(model, dataset, epochs, chunk, backup_dir, callbacks):
         start = _restore_backup(model, Path(backup_dir))
         _check_same_on_every_worker(strategy, start, "the chunk to resume from",
                                     f"is backup_dir {str(backup_dir)!r} one folder that every worker reads?")
+    dataset = _skip_done(dataset, start * chunk)  # before distributing: every worker skips the same global batches
     options = tf.data.Options()
     # DATA: every worker runs the whole (seeded) pipeline and keeps its part of each global batch.
     # AUTO would first try FILE sharding and warn on in-memory data; FILE would need >= 1 file per worker.

@@ -68,6 +68,38 @@ def test_interrupted_training_resumes_from_the_last_chunk(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def _never_repeating(seed=0):
+    """Batch ``i`` holds LR values drawn from seed (seed, i): no two batches are alike, so a run whose
+    data stream restarted (or skipped) after a resume trains on other batches than one straight run."""
+
+    def pair(i):
+        lr = tf.random.stateless_uniform((4, 6, 6, 1), seed=tf.stack([tf.cast(seed, tf.int64), i]))
+        return lr, tf.repeat(tf.repeat(lr, 2, axis=1), 2, axis=2)
+
+    return tf.data.Dataset.range(10**6).map(pair)
+
+
+def test_resume_is_step_exact_on_a_stream_that_never_repeats(tmp_path):
+    """Straight 6 steps == 4 steps, an interruption, and 2 resumed steps: the resumed run continues
+    with batches 4 and 5 of the stream, not 0 and 1 again."""
+    backup = tmp_path / "backup"
+    initial = _model().get_weights()
+    reference = _model()
+    fit_steps(reference, _never_repeating(), 6, chunk=2, verbose=False)
+
+    interrupted = _model()
+    with pytest.raises(KeyboardInterrupt):
+        fit_steps(interrupted, _never_repeating(), 6, chunk=2, backup_dir=backup, callbacks=[_StopAfter(2)],
+                  verbose=False)
+    resumed = _model()
+    fit_steps(resumed, _never_repeating(), 6, chunk=2, backup_dir=backup, verbose=False)
+    assert int(resumed.optimizer.iterations) == 6
+    # Training moved the weights far more than the tolerance, so replayed batches would fail below.
+    assert max(np.abs(a - b).max() for a, b in zip(reference.get_weights(), initial)) > 1e-2
+    for a, b in zip(resumed.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="steps"):
         fit_steps(_model(), _dataset(), 0)
