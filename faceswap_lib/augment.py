@@ -7,27 +7,40 @@ misalignments mimic those of a swapped face, which the decoder must also take in
 
 :func:`augment` makes one (input, target) pair from an aligned crop:
 
-1. **colour jitter** (:func:`color_jitter`): brightness, contrast and saturation, a little; the
-   same for input and target;
-2. a **random affine** (:func:`random_affine`): rotation, scale, shift and a horizontal flip
-   (aligned faces are nearly symmetric), the same for input and target;
-3. a **random warp** (:func:`random_warp_field`), for the input only: a coarse ``grid x grid``
-   lattice of displacement vectors, each drawn from a normal distribution, upsampled smoothly to
-   one vector per pixel. The input samples the image at ``affine^-1(p + displacement(p))``, the
-   target at ``affine^-1(p)``: both are read from the original crop in one ``cv2.remap`` each, so
-   they are equally sharp, and with ``warp=0`` they are identical.
+1. the **generic augmentations**, an `albumentations <https://albumentations.ai>`_ 2.x ``Compose``
+   (:func:`photometric_geometric`), the same for input and target: the shrink to the output size,
+   colour jitter (brightness, contrast and saturation, a little; see :func:`color_jitter`), a
+   random affine (rotation, scale, shift) and a horizontal flip (aligned faces are nearly
+   symmetric). The original deepfakes notes report that albumentations' augmentations improved
+   their results, and a well-kept library beats our own copies of the same few transforms;
+2. the deepfakes **random warp** (:func:`random_warp_field`), our own code, for the input only: a
+   coarse ``grid x grid`` lattice of displacement vectors, each drawn from a normal distribution,
+   upsampled smoothly to one vector per pixel. The input reads the augmented target at
+   ``p + displacement(p)`` (one bilinear ``cv2.remap``, border replicated), so with ``warp=0``
+   input and target are identical. The input is thus resampled once more than the target (the
+   original deepfakes code also warps an already transformed face).
 
-All randomness comes from the ``numpy.random.Generator`` passed in: the same generator state gives
-the same pairs. Images follow the library convention: float32 (H, W, 3) in [0, 1].
+All randomness comes from the ``numpy.random.Generator`` passed in (the ``Compose`` is reseeded from
+it on every call): the same generator state gives the same pairs. Images follow the library
+convention: float32 (H, W, 3) in [0, 1].
+
+Importing this module sets ``NO_ALBUMENTATIONS_UPDATE=1`` unless it is already set: otherwise
+``import albumentations`` asks PyPI for a newer version, and nothing here may touch the network.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 
 import numpy as np
 
-__all__ = ["random_affine", "random_warp_field", "color_jitter", "augment", "augment_batch"]
+# Before albumentations is first imported (lazily, below): no update check against PyPI.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+__all__ = ["random_affine", "random_warp_field", "color_jitter", "photometric_geometric", "augment",
+           "augment_batch"]
 
 
 def random_affine(
@@ -41,6 +54,10 @@ def random_affine(
     flip: float = 0.5,
 ) -> np.ndarray:
     """A random 2 x 3 matrix from a ``size`` x ``size`` image to an ``output_size`` one.
+
+    :func:`augment` no longer uses it (albumentations' ``Affine`` and ``HorizontalFlip`` do that job
+    there, with the same ranges); it stays for code that wants the matrix itself, e.g. to move
+    landmarks along with ``cv2.warpAffine``.
 
     Args:
         rng: the random generator.
@@ -88,6 +105,66 @@ def random_warp_field(
     return dx, dy
 
 
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**32))
+
+
+def _photometric(brightness: float, contrast: float, saturation: float) -> list:
+    """The colour transforms (images only: albumentations leaves masks alone), identity ones left out."""
+    import albumentations as A
+
+    steps = []
+    if contrast or saturation:
+        # Multiplies the distance from the image's mean gray (contrast) and from each pixel's own
+        # gray (saturation, BT.601 luma, cv2's RGB2GRAY) by a factor in [1 - x, 1 + x].
+        steps.append(A.ColorJitter(brightness=(1.0, 1.0), contrast=(1 - contrast, 1 + contrast),
+                                   saturation=(1 - saturation, 1 + saturation), hue=(0.0, 0.0), p=1.0))
+    if brightness:
+        # brightness_by_max: adds beta * max_value (1 for float images), i.e. an additive shift in
+        # [-brightness, brightness]; ColorJitter's own brightness would multiply instead.
+        steps.append(A.RandomBrightnessContrast(brightness_limit=(-brightness, brightness),
+                                                contrast_limit=(0.0, 0.0), brightness_by_max=True, p=1.0))
+    return steps
+
+
+@functools.lru_cache(maxsize=32)
+def photometric_geometric(size: int, output_size: int | None = None, *, rotation: float = 10.0,
+                          scale: float = 0.05, shift: float = 0.05, flip: float = 0.5,
+                          brightness: float = 0.1, contrast: float = 0.1, saturation: float = 0.1):
+    """The albumentations ``Compose`` of :func:`augment`'s generic augmentations (cached per arguments).
+
+    In order: for ``output_size != size`` a resize (``INTER_AREA`` when shrinking: averaging, since
+    bilinear sampling alone would skip pixels and alias at 256 -> 64); colour jitter (see
+    :func:`color_jitter`); ``Affine`` with rotation uniform in [-rotation, rotation] degrees about the
+    centre, zoom in [1 - scale, 1 + scale], shift uniform in [-shift, shift] x the output size per
+    axis, bilinear, border replicated; ``HorizontalFlip`` with probability ``flip``. Transforms whose
+    ranges are all 0 are left out, so with everything 0 it is the identity (or just the resize).
+
+    Call it as ``t(image=x)`` or ``t(image=x, mask=m)``: a (H, W, k) ``mask`` gets the same geometry
+    and no colour. It is shared between callers: reseed it (``t.set_random_seed(seed)``) before a
+    call that must be reproducible, as :func:`augment` does.
+    """
+    import albumentations as A
+    import cv2
+
+    out = size if output_size is None else output_size
+    steps = []
+    if out != size:
+        inter = cv2.INTER_AREA if out < size else cv2.INTER_LINEAR
+        steps.append(A.Resize(out, out, interpolation=inter, mask_interpolation=inter, p=1.0))
+    # Colour after the shrink: 16x fewer pixels at 256 -> 64, and the same result up to clipping,
+    # since brightness and saturation act on each pixel linearly and an area average keeps the mean
+    # gray that contrast scales about.
+    steps += _photometric(brightness, contrast, saturation)
+    if rotation or scale or shift:
+        steps.append(A.Affine(rotate=(-rotation, rotation), scale=(1 - scale, 1 + scale), keep_ratio=True,
+                              translate_percent=(-shift, shift), interpolation=cv2.INTER_LINEAR,
+                              mask_interpolation=cv2.INTER_LINEAR, border_mode=cv2.BORDER_REPLICATE, p=1.0))
+    if flip:
+        steps.append(A.HorizontalFlip(p=flip))
+    return A.Compose(steps, seed=0)
+
+
 def color_jitter(
     image: np.ndarray,
     rng: np.random.Generator,
@@ -100,16 +177,14 @@ def color_jitter(
 
     Brightness adds ``b ~ U(-brightness, brightness)``; contrast scales the distance from the
     image's mean gray by ``U(1 - contrast, 1 + contrast)``; saturation scales each pixel's distance
-    from its own gray (BT.601 luma) by ``U(1 - saturation, 1 + saturation)``.
+    from its own gray (BT.601 luma) by ``U(1 - saturation, 1 + saturation)``. Done by
+    albumentations (``ColorJitter`` + ``RandomBrightnessContrast``), seeded from ``rng``.
     """
     x = np.asarray(image, dtype=np.float32)
-    b = rng.uniform(-brightness, brightness)
-    c = rng.uniform(1 - contrast, 1 + contrast)
-    s = rng.uniform(1 - saturation, 1 + saturation)
-    gray = x @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    x = gray[..., None] + s * (x - gray[..., None])
-    x = gray.mean() + c * (x - gray.mean()) + b
-    return np.clip(x, 0.0, 1.0).astype(np.float32)
+    transform = photometric_geometric(x.shape[0], rotation=0, scale=0, shift=0, flip=0, brightness=brightness,
+                                      contrast=contrast, saturation=saturation)
+    transform.set_random_seed(_seed(rng))
+    return np.clip(transform(image=x)["image"], 0.0, 1.0).astype(np.float32)
 
 
 def augment(
@@ -134,13 +209,13 @@ def augment(
         image: (S, S, 3) float32 in [0, 1], an aligned crop.
         rng: ``np.random.default_rng(seed)``; the same state gives the same pair.
         output_size: side of the returned images (default S), e.g. 64 for a small network.
-        rotation, scale, shift, flip: the random affine (see :func:`random_affine`).
+        rotation, scale, shift, flip: the random affine and mirror (see :func:`photometric_geometric`).
         warp: standard deviation of the warp's coarse displacements, as a fraction of the output
             size (0 disables the warp: input == target).
         grid: the warp lattice is grid x grid.
         brightness, contrast, saturation: the colour jitter (see :func:`color_jitter`; 0 = off).
         extra: optional (S, S, k) float32 channels (masks) that follow the *target*'s geometry
-            (shrink, affine; no colour jitter, no warp), sampled with the same maps as the target.
+            (shrink, affine, flip; no colour jitter, no warp).
 
     Returns:
         Two (output_size, output_size, 3) float32 arrays in [0, 1]: the warped input and the
@@ -155,52 +230,31 @@ def augment(
         raise ValueError(f"augment: expected a square (S, S, C) crop, got shape {x.shape}")
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"augment: expected a float image in [0, 1], got dtype {x.dtype}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
     out = x.shape[0] if output_size is None else output_size
-    x = color_jitter(x, rng, brightness=brightness, contrast=contrast, saturation=saturation)
     if extra is not None:
-        extra = np.asarray(extra, dtype=np.float32)
+        extra = np.ascontiguousarray(extra, dtype=np.float32)
         if extra.ndim != 3 or extra.shape[:2] != x.shape[:2]:
             raise ValueError(f"augment: extra must be (S, S, k) like the image's {x.shape[:2]}, got {extra.shape}")
-    if out < x.shape[0]:
-        # Shrink first, averaging (INTER_AREA): bilinear sampling alone would skip pixels and alias
-        # when the output is much smaller (256 -> 64). Pixel centres map as random_affine assumes.
-        x = cv2.resize(x, (out, out), interpolation=cv2.INTER_AREA)
-        if extra is not None:
-            extra = cv2.resize(extra, (out, out), interpolation=cv2.INTER_AREA).reshape(out, out, -1)
-    size = x.shape[0]
-    matrix = random_affine(rng, size, output_size=out, rotation=rotation, scale=scale, shift=shift, flip=flip)
 
-    # Output pixel p -> input coordinates affine^-1(p): the target's sampling map.
-    inverse = cv2.invertAffineTransform(matrix).astype(np.float32)
-    gy, gx = np.mgrid[0:out, 0:out].astype(np.float32)
-
-    def maps(px, py):  # affine^-1(px, py)
-        return (inverse[0, 0] * px + inverse[0, 1] * py + inverse[0, 2],
-                inverse[1, 0] * px + inverse[1, 1] * py + inverse[1, 2])
-
-    def sample(image, map_x, map_y):  # read image there, bilinear
-        # OpenCV's remap interpolates 1, 3 and 4 float channels alike, but 2 channels (and more
-        # than 4) differently: remap 3 at a time, a short last group padded to 3.
-        parts = []
-        for i in range(0, image.shape[-1], 3):
-            part = image[..., i:i + 3]
-            k = part.shape[-1]
-            if k == 2:
-                part = np.concatenate([part, part[..., :1]], -1)
-            result = cv2.remap(np.ascontiguousarray(part), map_x, map_y, interpolation=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
-            parts.append(result.reshape(out, out, -1)[..., :k])
-        return np.clip(np.concatenate(parts, -1) if len(parts) > 1 else parts[0], 0, 1)
-
-    target_maps = maps(gx, gy)
-    target = sample(x, *target_maps)
-    extra_target = None if extra is None else sample(extra, *target_maps)
+    transform = photometric_geometric(x.shape[0], out, rotation=rotation, scale=scale, shift=shift, flip=flip,
+                                      brightness=brightness, contrast=contrast, saturation=saturation)
+    transform.set_random_seed(_seed(rng))
+    if extra is None:
+        target = transform(image=x)["image"]
+        extra_target = None
+    else:
+        result = transform(image=x, mask=extra)
+        target, extra_target = result["image"], np.clip(result["mask"].reshape(out, out, -1), 0, 1)
+    target = np.clip(target, 0, 1).astype(np.float32)
     if warp == 0:
         warped = target.copy()
     else:
-        # The input: displace p in the output frame first, then map back through the same affine.
+        # Our deepfakes warp, in the output frame: input pixel p reads the target at p + d(p).
         dx, dy = random_warp_field(rng, out, grid=grid, warp=warp)
-        warped = sample(x, *maps(gx + dx, gy + dy))
+        gy, gx = np.mgrid[0:out, 0:out].astype(np.float32)
+        warped = cv2.remap(target, gx + dx, gy + dy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = np.clip(warped.reshape(out, out, -1), 0, 1)
     return (warped, target) if extra is None else (warped, target, extra_target)
 
 
