@@ -25,6 +25,16 @@ from sr_lib import images
 
 __all__ = ["random_crop_pair", "random_flip_rotate_pair", "make_dataset", "make_patch_dataset"]
 
+# Why not albumentations here (faceswap_lib.augment uses it, issue 21 item 7): these flips and
+# quarter turns run inside tf.data graphs, batched -- make_dataset draws one of the 8 dihedral
+# transforms per patch and applies all of a batch's crops and transforms in one tf.gather
+# (vectorised for throughput, issue 22), stateless-seeded so any thread schedule gives the same
+# batches. albumentations transforms one NumPy image at a time in Python; calling it through
+# tf.numpy_function would hold the GIL per patch, serialise the parallel map and stall the
+# pipeline, and its draws would follow its own generator instead of the [seed, batch] seeds. A
+# dihedral transform is also exact (a pure permutation of pixels), so there is nothing for a
+# library to do better here.
+
 
 def random_crop_pair(lr, hr, lr_patch: int, scale: int, seed):
     """Crop the same region from an LR image and its HR counterpart.
