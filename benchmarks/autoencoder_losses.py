@@ -33,8 +33,8 @@ import tensorflow as tf  # noqa: E402
 from sr_lib import evaluation, losses  # noqa: E402
 from sr_lib.data import load_benchmark, load_hr_images  # noqa: E402
 from sr_lib.data.pipeline import make_dataset  # noqa: E402
-from sr_lib.data.restoration import pre_upsampled_upscaler, restoration_pairs  # noqa: E402
-from sr_lib.inference import predict  # noqa: E402
+from sr_lib.data.restoration import restoration_pairs  # noqa: E402
+from sr_lib.inference import pre_upsampled_upscaler, predict  # noqa: E402
 from sr_lib.models import autoencoder  # noqa: E402
 from sr_lib.training import fit_steps, step_schedule  # noqa: E402
 

@@ -131,19 +131,24 @@ def _check_image_suffix(path: Path) -> None:
 
 
 def make_upscaler(name: str, scale: int | None = None):
-    """``(upscale, scale, multiple, channel)`` for a registered model name or ``"bicubic"``.
+    """The :class:`sr_lib.inference.Upscaler` for a registered model name or ``"bicubic"`` (at ``scale``).
 
-    ``upscale`` maps one float32 (h, w, C) image in [0, 1] (C = 1 or 3) to (h*scale, w*scale, C),
-    clipped to [0, 1].
+    ``up(lr)`` maps one float32 (h, w, C) image in [0, 1] (C = 1 or 3) to (h*scale, w*scale, C),
+    clipped to [0, 1]; ``up.scale`` is the model's factor (or ``scale`` for bicubic), ``up.multiple``
+    the size its input must divide.
+
+    Raises:
+        CliError: a bad or missing ``--scale``, an unknown model, a broken registry or weights file,
+            or TensorFlow that cannot be imported (one line naming the file or option).
     """
     from sr_lib import pretrained
-    from sr_lib.evaluation import bicubic
+    from sr_lib.evaluation import BASELINES
     if scale is not None and scale < 1:
         raise CliError(f"--scale: must be a whole number >= 1, got {scale}")
     if name == "bicubic":
         if scale is None:
             raise CliError("--scale: --model bicubic needs --scale")
-        return (lambda lr: bicubic(lr, scale)), int(scale), 1, "rgb"
+        return BASELINES["bicubic"].at(int(scale))
     try:
         info = pretrained.info(name)
     except KeyError:
@@ -155,22 +160,21 @@ def make_upscaler(name: str, scale: int | None = None):
         raise CliError(f"--scale: model {name!r} upscales x{info['scale']}, but --scale {scale} was given")
     _import_tensorflow_quietly()
     try:
-        upscaler = pretrained.upscaler(name)
+        return pretrained.upscaler(name)
     except pretrained.PretrainedError as error:
         raise CliError(one_line(error)) from None  # starts with the weights file's path
     except Exception as error:  # anything else from HDF5 / Keras while building and loading
         raise CliError(_file_error(pretrained.weights_dir() / info.get("file", name), error)) from None
-    s = info["scale"]
-    return (lambda lr: upscaler(lr, s)), s, info["multiple"], info["channel"]
 
 
 # ------------------------------------------------------------------------------------------------
 # upscale
 
 
-def upscale_file(source: Path, target: Path, upscale, scale: int, *, tile, overlap: int, multiple: int = 1,
-                 progress: bool = False, workers: int = 1) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Upscale one image file into ``target``; returns (input shape, output shape).
+def upscale_file(source: Path, target: Path, upscaler, *, tile, overlap: int, progress: bool = False,
+                 workers: int = 1) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Upscale one image file into ``target`` with ``upscaler`` (an :class:`sr_lib.inference.Upscaler`
+    with a fixed scale), in tiles aligned to its ``multiple``; returns (input shape, output shape).
 
     ``target`` is replaced only once the new file is complete (:func:`sr_lib.data.io.write_image`).
 
@@ -188,9 +192,9 @@ def upscale_file(source: Path, target: Path, upscale, scale: int, *, tile, overl
     image, alpha = read_image_with_alpha(source, mode="keep")
     if alpha is not None and target.suffix.lower() in (".jpg", ".jpeg"):
         raise CliError(f"{target}: JPEG cannot store the input's alpha channel; use a .png output")
-    out = upscale_tiled(upscale, image, scale, tile=tile, overlap=overlap, multiple=multiple,
+    out = upscale_tiled(upscaler, image, upscaler.scale, tile=tile, overlap=overlap, multiple=upscaler.multiple,
                         out_dtype=np.uint8, progress=progress, workers=workers)
-    alpha8 = None if alpha is None else to_uint8(imresize(alpha, scale))
+    alpha8 = None if alpha is None else to_uint8(imresize(alpha, upscaler.scale))
     try:
         write_image(target, out, alpha=alpha8)
     except OSError as error:  # the output's folder, not the input: name the output
@@ -240,7 +244,7 @@ def cmd_upscale(args) -> int:
     for dst in {dst.parent: dst for _, dst in jobs}.values():  # one output per destination folder
         _check_writable(dst)
 
-    upscale, scale, multiple, _ = make_upscaler(args.model, args.scale)
+    upscaler = make_upscaler(args.model, args.scale)
     tile = args.tile or None
     progress = not args.quiet
     iterator = jobs
@@ -254,8 +258,8 @@ def cmd_upscale(args) -> int:
         _current_file = src
         started = time.perf_counter()
         try:
-            shape_in, shape_out = upscale_file(src, dst, upscale, scale, tile=tile, overlap=args.overlap,
-                                               multiple=multiple, progress=progress, workers=args.workers)
+            shape_in, shape_out = upscale_file(src, dst, upscaler, tile=tile, overlap=args.overlap,
+                                               progress=progress, workers=args.workers)
         except (ImageReadError, ImageError, FileNotFoundError) as error:
             if len(jobs) == 1:
                 raise CliError(_file_error(src, error)) from None
@@ -268,7 +272,7 @@ def cmd_upscale(args) -> int:
             raise CliError(_file_error(src, error)) from None
         if not args.quiet:
             print(f"{src} {shape_in[1]}x{shape_in[0]} -> {dst} {shape_out[1]}x{shape_out[0]} "
-                  f"(x{scale}, {args.model}, {time.perf_counter() - started:.2f} s)")
+                  f"(x{upscaler.scale}, {args.model}, {time.perf_counter() - started:.2f} s)")
     return 1 if failures else 0
 
 
@@ -353,9 +357,9 @@ def cmd_evaluate(args) -> int:
 
     if args.json:
         _check_json_output(Path(args.json), args.dataset)
-    upscale, scale, _, _ = make_upscaler(args.model, args.scale)
+    upscaler = make_upscaler(args.model, args.scale)
     try:
-        pairs, label = evaluation_pairs_for(args.dataset, scale, own_lr=args.own_lr, lpips=not args.no_lpips)
+        pairs, label = evaluation_pairs_for(args.dataset, upscaler.scale, own_lr=args.own_lr, lpips=not args.no_lpips)
     except CliError:
         raise
     except (DatasetUnavailableError, ImageReadError, FileNotFoundError, ValueError, KeyError) as error:
@@ -370,7 +374,7 @@ def cmd_evaluate(args) -> int:
         _import_tensorflow_quietly()
     started = time.perf_counter()
     try:
-        result = evaluation.evaluate(lambda lr, s: upscale(lr), pairs, method=args.model, dataset=label,
+        result = evaluation.evaluate(upscaler, pairs, method=args.model, dataset=label,
                                      progress=not args.quiet, lpips=with_lpips)
     except Exception as error:  # the message starts with the image's name (evaluation.evaluate)
         raise CliError(_file_error(args.dataset, error)) from None

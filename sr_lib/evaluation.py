@@ -1,7 +1,8 @@
 """Run an upscaler over (LR, HR) pairs and tabulate PSNR / SSIM (and optionally LPIPS) with the SR protocol.
 
-An *upscaler* is any callable ``f(lr, scale) -> sr`` on float32 [0, 1] (h, w, C) images returning
-(h * scale, w * scale, C). The interpolation baselines below are upscalers; so is a wrapped Keras model.
+:func:`evaluate` runs any callable ``f(lr, scale) -> sr`` on float32 [0, 1] (h, w, C) images returning
+(h * scale, w * scale, C): an :class:`sr_lib.inference.Upscaler` (the baselines of :data:`BASELINES`,
+a wrapped Keras model, ``sr_lib.pretrained.upscaler(name)``) or a plain function such as :func:`bicubic`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import numpy as np
 
 from sr_lib import images, metrics
 from sr_lib.data.imresize import imresize
+from sr_lib.inference import Upscaler
 
 __all__ = ["interpolate", "bicubic", "BASELINES", "EvaluationResult", "evaluate", "format_table"]
-
-Upscaler = Callable[[np.ndarray, int], np.ndarray]
-
 
 def interpolate(lr: np.ndarray, scale: int, method: str = "bicubic") -> np.ndarray:
     """MATLAB-compatible interpolation of an 8-bit image -> float32 [0, 1].
@@ -43,10 +42,12 @@ def bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
     return interpolate(lr, scale, "bicubic")
 
 
+#: The interpolation baselines as :class:`~sr_lib.inference.Upscaler` s that work at any factor:
+#: ``BASELINES["bicubic"](lr, 3)``, or ``BASELINES["bicubic"].at(3)`` for a x3 upscaler.
 BASELINES: dict[str, Upscaler] = {
-    "nearest": lambda lr, s: interpolate(lr, s, "nearest"),
-    "bilinear": lambda lr, s: interpolate(lr, s, "bilinear"),
-    "bicubic": bicubic,
+    "nearest": Upscaler("nearest", None, lambda lr, s: interpolate(lr, s, "nearest")),
+    "bilinear": Upscaler("bilinear", None, lambda lr, s: interpolate(lr, s, "bilinear")),
+    "bicubic": Upscaler("bicubic", None, bicubic),
 }
 
 
@@ -90,7 +91,7 @@ class EvaluationResult:
 
 
 def evaluate(
-    upscaler: Upscaler,
+    upscaler: Callable[[np.ndarray, int], np.ndarray],
     pairs: Sequence,
     *,
     method: str = "model",
@@ -102,15 +103,17 @@ def evaluate(
     """Upscale every ``pair.lr`` and compare with ``pair.hr`` (border = scale, 8-bit, Y channel).
 
     Args:
-        upscaler: ``f(lr, scale) -> sr`` on float32 [0, 1] images.
+        upscaler: ``f(lr, scale) -> sr`` on float32 [0, 1] images: an
+            :class:`~sr_lib.inference.Upscaler` (a fixed-factor one must match the pairs' scale)
+            or a plain function.
         pairs: objects with ``name``, ``lr``, ``hr``, ``scale`` (e.g. ``sr_lib.data.ImagePair``).
         channel: "y" (the published protocol) or "rgb".
         lpips: also measure :func:`sr_lib.metrics.lpips` (RGB, same border; needs the converted
             VGG-16/LPIPS weights and about 1-2 s per 512 x 512 image on 2 CPU cores).
 
     Raises:
-        ValueError: no pairs, an upscaler result of the wrong shape, or a pair the metrics refuse
-            (the message starts with the pair's name).
+        ValueError: no pairs, an upscaler result of the wrong shape, an Upscaler of another
+            factor than the pairs', or a pair the metrics refuse (the message starts with the pair's name).
     """
     if not pairs:
         raise ValueError("evaluate: no pairs given")

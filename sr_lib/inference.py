@@ -1,11 +1,17 @@
-"""Running trained SR models on whole images, apart from the models themselves.
+"""Running super-resolution on whole images: the :class:`Upscaler` type and the ways to make one.
 
+- :class:`Upscaler` — "a runnable upscaler": a name, a scale, how it is run (``channel``, ``input``,
+  ``multiple``), optionally its price (FLOPs per output pixel) and a batch function; called as
+  ``up(lr) -> sr``. The command line, :mod:`sr_lib.pretrained`, :mod:`sr_lib.adaptive`,
+  :mod:`sr_lib.evaluation` (its baselines), :mod:`sr_lib.tiling` and the notebooks all use it.
+- :func:`model_upscaler` — a model that enlarges the LR image (ESPCN, SRResNet, U-Net) as an Upscaler.
+- :func:`pre_upsampled_upscaler` — a same-size restorer (notebook 02's autoencoder) as an Upscaler:
+  bicubic enlargement first, then the model.
 - :func:`predict` — one image through a model, float32 [0, 1] in and out.
 - :func:`upscale_via_y` — the ESPCN/SRCNN recipe for colour images: the model super-resolves the
   luma (Y) channel, the chroma (Cb, Cr) is upscaled with bicubic interpolation (the eye is far less
   sensitive to chroma detail), and the result is converted back to RGB.
-- :func:`model_upscaler` — wraps a model as an ``f(lr, scale) -> sr`` upscaler for
-  :func:`sr_lib.evaluation.evaluate`.
+- :func:`pad_to_multiple` — mirror padding for models that only take sizes divisible by ``2**depth``.
 
 Images follow :mod:`sr_lib.images`: uint8, uint16 or float in [0, 1]; (h, w), (h, w, 1) or
 (h, w, 3), and an (h, w) input gives an (h, w) result. Four channels (RGBA) raise
@@ -15,14 +21,129 @@ alpha separately with bicubic.
 
 from __future__ import annotations
 
+import numbers
 import weakref
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
 from sr_lib import images
 from sr_lib.data.imresize import resize_array
 
-__all__ = ["predict", "upscale_via_y", "model_upscaler"]
+__all__ = ["Upscaler", "model_upscaler", "pre_upsampled_upscaler", "predict", "upscale_via_y", "pad_to_multiple"]
+
+
+@dataclass(frozen=True)
+class Upscaler:
+    """A runnable upscaler: ``up(lr) -> sr``, plus what it is and how it runs.
+
+    Attributes:
+        name: a label (the registry name of a shipped model, "bicubic", a model's name).
+        scale: the factor it enlarges by, or ``None`` for an upscaler that works at any factor
+            (the interpolation baselines, a :func:`pre_upsampled_upscaler` made without one); those
+            take the factor per call, ``up(lr, scale)``, or are fixed with :meth:`at`.
+        fn: ``fn(lr, scale) -> sr``, the work itself; call the Upscaler rather than ``fn``.
+        channel: "y" (a one-channel model on the luma, chroma bicubic) or "rgb" (the image's own
+            channels: colour models and interpolation).
+        input: "lr" (it enlarges the LR image) or "bicubic" (a same-size restorer that gets the
+            bicubic-enlarged image).
+        multiple: the size (LR pixels for ``input="lr"``, HR for "bicubic") the model's input must
+            divide; tiles are aligned to it (:func:`sr_lib.tiling.upscale_tiled`). 1: any size.
+        flops_per_pixel: FLOPs per HR output pixel (:func:`sr_lib.flops.flops_per_output_pixel`),
+            when known; :mod:`sr_lib.adaptive` needs it to count the cost of a routing.
+        batch_fn: optional (N, h, w, C) -> (N, h*scale, w*scale, C) for same-shape float32 pieces
+            (one model call for many patches, :meth:`batch`).
+
+    Calling: ``up(lr)`` or ``up(lr, scale)``; ``lr`` is (h, w), (h, w, 1) or (h, w, 3), uint8,
+    uint16 or float in [0, 1] (:mod:`sr_lib.images`; RGBA raises ``ImageShapeError``), and the
+    result is float32 in [0, 1], (h*scale, w*scale[, C]) in the layout of ``lr``.
+
+    Raises:
+        ValueError: (construction) an unknown ``channel`` or ``input``, a ``scale`` or ``multiple``
+            that is not a positive integer; (call) a ``scale`` other than the upscaler's own, or
+            none for an upscaler without one.
+    """
+
+    name: str
+    scale: int | None
+    fn: Callable[[np.ndarray, int], np.ndarray]
+    channel: str = "rgb"
+    input: str = "lr"
+    multiple: int = 1
+    flops_per_pixel: float | None = None
+    batch_fn: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def __post_init__(self):
+        if self.channel not in ("y", "rgb"):
+            raise ValueError(f"Upscaler {self.name!r}: channel must be 'y' or 'rgb', got {self.channel!r}")
+        if self.input not in ("lr", "bicubic"):
+            raise ValueError(f"Upscaler {self.name!r}: input must be 'lr' or 'bicubic', got {self.input!r}")
+        for field_name in ("scale", "multiple"):
+            value = getattr(self, field_name)
+            if value is None and field_name == "scale":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"Upscaler {self.name!r}: {field_name} must be a positive integer, got {value!r}")
+
+    def __call__(self, lr: np.ndarray, scale: int | None = None) -> np.ndarray:
+        """``lr`` upscaled by the upscaler's factor (``scale``, if given, must be that factor).
+
+        Raises:
+            ValueError: ``scale`` differs from :attr:`scale`, or neither is given.
+            sr_lib.images.ImageError: ``lr`` is not an accepted image.
+        """
+        if scale is None:
+            if self.scale is None:
+                raise ValueError(f"{self.name} works at any factor: call it as up(lr, scale), or fix one with .at(scale)")
+            scale = self.scale
+        elif self.scale is not None and scale != self.scale:
+            raise ValueError(f"{self.name} upscales x{self.scale}, but was called with scale {scale}")
+        return self.fn(lr, scale)
+
+    def at(self, scale: int) -> "Upscaler":
+        """This upscaler with its factor fixed to ``scale``.
+
+        Raises:
+            ValueError: it already has another factor, or ``scale`` is not a positive integer.
+        """
+        if self.scale is not None and scale != self.scale:
+            raise ValueError(f"{self.name} upscales x{self.scale}; it cannot run at x{scale}")
+        return replace(self, scale=scale)
+
+    def batch(self, pieces: np.ndarray) -> np.ndarray:
+        """(N, h, w, C) float32 pieces -> (N, h*scale, w*scale, C) float32: :attr:`batch_fn` when
+        there is one (one model call), else one call per piece.
+
+        Raises:
+            ValueError: the upscaler has no fixed :attr:`scale`.
+        """
+        if self.batch_fn is not None:
+            return np.asarray(self.batch_fn(pieces), np.float32)
+        return np.stack([np.asarray(self(p), np.float32) for p in pieces])
+
+
+def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad an (H, W[, C]) image at the bottom and right, by mirroring, to multiples of ``multiple``.
+
+    For models that only take sizes divisible by ``multiple`` (the autoencoder: ``2**depth``).
+    Mirroring (``numpy.pad`` mode "symmetric") continues the image without the hard edge that zero
+    padding would put there. Crop the model's output back with ``out[:h, :w]``.
+
+    Returns:
+        ``(padded, (h, w))``: the padded array (same dtype) and the original height and width.
+
+    Raises:
+        ValueError: ``multiple`` is not a positive integer, or ``image`` is not 2-D or 3-D.
+    """
+    if isinstance(multiple, bool) or not isinstance(multiple, numbers.Integral) or multiple < 1:
+        raise ValueError(f"pad_to_multiple: multiple must be a positive integer, got {multiple!r}")
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise ValueError(f"pad_to_multiple: expected (H, W) or (H, W, C), got shape {image.shape}")
+    h, w = image.shape[:2]
+    pad = [(0, -h % multiple), (0, -w % multiple)] + [(0, 0)] * (image.ndim - 2)
+    return np.pad(image, pad, mode="symmetric"), (h, w)
 
 
 def predict(model, image: np.ndarray, *, clip: bool = True, multiple: int = 1) -> np.ndarray:
@@ -48,8 +169,6 @@ def predict(model, image: np.ndarray, *, clip: bool = True, multiple: int = 1) -
     Raises:
         sr_lib.images.ImageError: not an accepted image (dtype, range, layout).
     """
-    from sr_lib.data.restoration import pad_to_multiple
-
     restore = images.same_layout(image)
     image = images.as_float_hwc(image, "predict")
     padded, (h, w) = pad_to_multiple(image, multiple)
@@ -143,22 +262,36 @@ def _piecewise(upscale, lr, scale: int, radius: int):
     return upscale_tiled(upscale, lr, scale, tile=_PIECE, overlap=radius + 2, workers=min(4, os.cpu_count() or 1))
 
 
-def model_upscaler(model, *, channel: str = "y", multiple: int = 1):
-    """An ``f(lr, scale) -> sr`` for :func:`sr_lib.evaluation.evaluate`.
+def model_upscaler(model, *, channel: str = "y", multiple: int = 1, scale: int | None = None,
+                   name: str | None = None, flops_per_pixel: float | None = None) -> Upscaler:
+    """A model that enlarges the LR image, as an :class:`Upscaler` (e.g. for :func:`sr_lib.evaluation.evaluate`).
 
-    ``channel="y"`` for one-channel models (run on luma, chroma bicubic), ``"rgb"`` for models that
-    take and return three channels (grayscale inputs are repeated to RGB and the result averaged
-    back). ``multiple``: see :func:`predict` (RGB models only).
+    Args:
+        model: a Keras model (or any ``model(x, training=False)`` callable) taking (1, h, w, C)
+            float32 in [0, 1] and returning (1, h*scale, w*scale, C).
+        channel: "y" for one-channel models (run on the luma, chroma bicubic: :func:`upscale_via_y`),
+            "rgb" for models that take and return three channels (grayscale inputs are repeated to
+            RGB and the result averaged back).
+        multiple: see :func:`predict` (RGB models only).
+        scale: the model's factor; ``None`` (the default) leaves it to each call, ``up(lr, scale)``.
+        name: a label; default the model's ``name`` (or "model").
+        flops_per_pixel: its price, if known (:attr:`Upscaler.flops_per_pixel`).
 
     The upscaler takes ``lr`` as :func:`upscale_via_y` does ((h, w), (h, w, 1) or (h, w, 3);
     uint8, uint16 or float in [0, 1]; RGBA raises) and returns float32 in [0, 1] in ``lr``'s layout.
+    RGB models with ``multiple=1`` also get a :attr:`~Upscaler.batch_fn` (one call for many
+    same-shape pieces, clipped to [0, 1]).
 
     Speed: on images above 512 x 512 LR pixels, a ``"y"`` model whose receptive field is known
     (:func:`sr_lib.tiling.receptive_radius`: ESPCN-like convolution stacks) runs in 256-pixel pieces
     with that much context, on every core. The result is the whole-image one (to float rounding,
     ~1e-6), at about half the time: each piece's activations (64 channels) stay a few MB instead of
     hundreds of MB allocated and page-faulted on every call, and the NumPy steps run in parallel.
+
+    Raises:
+        ValueError: ``channel`` is not "y" or "rgb", or a bad ``scale`` / ``multiple``.
     """
+    label = name or getattr(model, "name", None) or "model"
     if channel == "y":
         from sr_lib.tiling import receptive_radius
 
@@ -169,7 +302,7 @@ def model_upscaler(model, *, channel: str = "y", multiple: int = 1):
                 return _piecewise(lambda piece: upscale_via_y(model, piece, scale), lr, scale, radius)
             return upscale_via_y(model, lr, scale)
 
-        return y
+        return Upscaler(label, scale, y, channel="y", multiple=multiple, flops_per_pixel=flops_per_pixel)
     if channel == "rgb":
         def rgb(lr, scale):
             restore = images.same_layout(lr)
@@ -179,5 +312,62 @@ def model_upscaler(model, *, channel: str = "y", multiple: int = 1):
                 return restore(sr)
             return predict(model, lr, multiple=multiple)
 
-        return rgb
+        rgb_batch = None
+        if multiple == 1:
+            def rgb_batch(pieces):
+                pieces = np.asarray(pieces, np.float32)
+                gray = pieces.shape[-1] == 1
+                x = np.repeat(pieces, 3, axis=-1) if gray else pieces
+                out = np.clip(np.asarray(model(x, training=False), np.float32), 0.0, 1.0)
+                return out.mean(axis=-1, keepdims=True) if gray else out
+
+        return Upscaler(label, scale, rgb, channel="rgb", multiple=multiple, flops_per_pixel=flops_per_pixel,
+                        batch_fn=rgb_batch)
     raise ValueError(f"channel must be 'y' or 'rgb', got {channel!r}")
+
+
+def pre_upsampled_upscaler(restore, *, multiple: int = 1, channel: str = "y", scale: int | None = None,
+                           name: str = "restorer") -> Upscaler:
+    """A same-size restorer as an :class:`Upscaler` (``input="bicubic"``): bicubic enlargement, then ``restore``.
+
+    The enlargement is the benchmark's bicubic (MATLAB-compatible ``imresize`` of the 8-bit image,
+    as :func:`sr_lib.evaluation.bicubic`), so the restorer sees exactly the kind of input it was
+    trained on (:func:`sr_lib.data.restoration.restoration_pairs`).
+
+    Args:
+        restore: callable on one float32 (H, W, C) image returning (H, W, C), unclipped is fine,
+            e.g. ``lambda image: sr_lib.inference.predict(model, image, clip=False)``.
+        multiple: the image is mirror-padded to multiples of this before ``restore`` (the
+            autoencoder needs ``2**depth``) and the result cropped back.
+        channel: "y" -> ``restore`` gets the (H, W, 1) luma; the chroma of colour images stays
+            bicubic (the ESPCN / SRCNN recipe). "rgb" -> ``restore`` gets the image as it is.
+        scale: the factor it was trained for; ``None`` (the default) leaves it to each call.
+        name: a label.
+
+    Returns:
+        An :class:`Upscaler`: (h, w), (h, w, 1) or (h, w, 3) in uint8, uint16 or float [0, 1]
+        (:mod:`sr_lib.images`; RGBA raises) -> float32 (h * scale, w * scale[, C]) in [0, 1],
+        clipped, in the layout of ``lr``.
+
+    Raises:
+        ValueError: ``channel`` is not "y" or "rgb", or a bad ``scale`` / ``multiple``.
+    """
+    from sr_lib.evaluation import bicubic
+
+    if channel not in ("y", "rgb"):
+        raise ValueError(f"pre_upsampled_upscaler: channel must be 'y' or 'rgb', got {channel!r}")
+
+    def run(image):
+        padded, (h, w) = pad_to_multiple(image, multiple)
+        return np.asarray(restore(padded), dtype=np.float32)[:h, :w]
+
+    def upscaler(lr, scale):
+        layout = images.same_layout(lr)
+        up = bicubic(images.as_hwc(lr, "pre_upsampled_upscaler"), scale)
+        if channel == "rgb" or up.shape[-1] == 1:
+            return layout(np.clip(run(up), 0.0, 1.0))
+        ycbcr = images.rgb_to_ycbcr(up)
+        y = run(ycbcr[..., :1])
+        return images.y_and_chroma_to_rgb(y, ycbcr[..., 1:])
+
+    return Upscaler(name, scale, upscaler, channel=channel, input="bicubic", multiple=multiple)

@@ -118,27 +118,28 @@ def load(name: str):
 
 
 def upscaler(name: str, model=None):
-    """The registered model ``name`` as ``f(lr, scale) -> sr``, run the way it was trained: on the luma or RGB, padded to its ``multiple``, and for ``input="bicubic"``
-    models on the bicubic-enlarged image. This is what ``python -m sr_lib upscale/evaluate`` and the
-    shipped-score test use, so every caller runs a model the same way. ``model``: the already
-    loaded ``load(name)``, to skip loading it again.
+    """The registered model ``name`` as an :class:`sr_lib.inference.Upscaler`, run the way it was
+    trained: on the luma or RGB, padded to its ``multiple``, and for ``input="bicubic"`` models on the
+    bicubic-enlarged image. This is what ``python -m sr_lib upscale/evaluate``, :mod:`sr_lib.adaptive`
+    and the shipped-score test use, so every caller runs a model the same way. ``model``: the
+    already loaded ``load(name)``, to skip loading it again.
 
-    ``lr``: (h, w), (h, w, 1) or (h, w, 3), uint8, uint16 or float in [0, 1] (:mod:`sr_lib.images`;
-    RGBA raises, no shipped model saw alpha); the result is float32 in [0, 1],
-    (h*scale, w*scale[, C]) in the layout of ``lr``.
+    The Upscaler has the entry's ``name``, ``scale``, ``channel``, ``input`` and ``multiple`` (as
+    :func:`info` reads them). ``up(lr)`` (or ``up(lr, scale)`` with the model's own scale): ``lr``
+    is (h, w), (h, w, 1) or (h, w, 3), uint8, uint16 or float in [0, 1] (:mod:`sr_lib.images`; RGBA
+    raises, no shipped model saw alpha); the result is float32 in [0, 1], (h*scale, w*scale[, C])
+    in the layout of ``lr``.
 
-    Raises: as :func:`info` and :func:`load`.
+    Raises: as :func:`info` and :func:`load`; the Upscaler raises ValueError for another scale.
     """
-    from sr_lib.inference import model_upscaler, predict
+    from sr_lib.inference import model_upscaler, pre_upsampled_upscaler, predict
 
     how = info(name)
     model = load(name) if model is None else model
     if how["input"] == "bicubic":
-        from sr_lib.data.restoration import pre_upsampled_upscaler
-
-        return pre_upsampled_upscaler(lambda image: predict(model, image, clip=False),
-                                      multiple=how["multiple"], channel=how["channel"])
-    return model_upscaler(model, channel=how["channel"], multiple=how["multiple"])
+        return pre_upsampled_upscaler(lambda image: predict(model, image, clip=False), multiple=how["multiple"],
+                                      channel=how["channel"], scale=how["scale"], name=name)
+    return model_upscaler(model, channel=how["channel"], multiple=how["multiple"], scale=how["scale"], name=name)
 
 
 def save(model, name: str, *, factory: str, kwargs: dict, metadata: dict) -> Path:

@@ -92,7 +92,7 @@ def receptive_radius(model) -> int | None:
 def upscale_tiled(
     upscale: Callable[[np.ndarray], np.ndarray],
     image: np.ndarray,
-    scale: int,
+    scale: int | None = None,
     *,
     tile: int | None = 256,
     overlap: int = 16,
@@ -104,13 +104,14 @@ def upscale_tiled(
     """Apply ``upscale`` (an (h, w, C) -> (h*scale, w*scale, C') function) to ``image`` tile by tile.
 
     Args:
-        upscale: e.g. ``lambda lr: sr_lib.inference.upscale_via_y(model, lr, 4)``; gets float32
-            (h, w, C) pieces in [0, 1] and must return float32 [0, 1] (clipped) images ``scale``
-            times larger.
+        upscale: an :class:`sr_lib.inference.Upscaler` with a fixed scale (e.g.
+            ``sr_lib.pretrained.upscaler("espcn_x4")``) or any one-argument function such as
+            ``lambda lr: sr_lib.inference.upscale_via_y(model, lr, 4)``; gets float32 (h, w, C)
+            pieces in [0, 1] and must return float32 [0, 1] (clipped) images ``scale`` times larger.
         image: (H, W), (H, W, 1) or (H, W, 3); uint8, uint16 or float in [0, 1]
             (:mod:`sr_lib.images`), converted to float32 [0, 1] before it is cut. RGBA raises
             (upscale the alpha separately, as ``python -m sr_lib upscale`` does).
-        scale: the upscaling factor.
+        scale: the upscaling factor; ``None``: the Upscaler's own ``upscale.scale``.
         tile: core side in LR pixels; ``None`` (or a tile larger than the image) runs the whole image at once.
         overlap: LR pixels of context on each side of a core (see the module doc: >= the receptive
             field radius gives the whole-image result).
@@ -128,13 +129,17 @@ def upscale_tiled(
 
     Raises:
         sr_lib.images.ImageError: ``image`` is not an accepted image.
-        ValueError: bad ``scale``, ``tile``, ``overlap``, ``workers`` or ``out_dtype``, or
-            ``upscale`` returned the wrong size.
+        ValueError: bad ``scale`` (or none given nor known from ``upscale``), ``tile``, ``overlap``,
+            ``workers`` or ``out_dtype``, or ``upscale`` returned the wrong size.
     """
     from sr_lib.images import as_float_hwc, same_layout, to_uint8
 
     restore = same_layout(image)
     image = as_float_hwc(image, "upscale_tiled")
+    if scale is None:
+        scale = getattr(upscale, "scale", None)
+        if scale is None:
+            raise ValueError("upscale_tiled: give scale (upscale is not an Upscaler with a fixed scale)")
     scale = _positive_int(scale, "scale")
     if np.dtype(out_dtype) not in (np.dtype(np.float32), np.dtype(np.uint8)):
         raise ValueError(f"out_dtype must be float32 or uint8, got {out_dtype!r}")

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sr_lib import images, metrics, viz
-from sr_lib.data import degrade, restoration
+from sr_lib import images, inference, metrics, viz
+from sr_lib.data import degrade
 from sr_lib.data.imresize import imresize
 from sr_lib.evaluation import bicubic
 from sr_lib.images import ImageRangeError, ImageShapeError, ImageTypeError
@@ -82,12 +82,12 @@ def _adaptive(image):
 
 def _restoration_y(image):
     # A per-pixel "restorer", so the result is known: bicubic, then a fixed contrast change.
-    upscaler = restoration.pre_upsampled_upscaler(lambda x: 0.9 * x + 0.05, channel="y")
+    upscaler = inference.pre_upsampled_upscaler(lambda x: 0.9 * x + 0.05, channel="y")
     return upscaler(image, 2)
 
 
 def _restoration_rgb(image):
-    upscaler = restoration.pre_upsampled_upscaler(lambda x: 0.9 * x + 0.05, channel="rgb")
+    upscaler = inference.pre_upsampled_upscaler(lambda x: 0.9 * x + 0.05, channel="rgb")
     return upscaler(image, 2)
 
 

@@ -1,11 +1,13 @@
-"""sr_lib.data.restoration: same-size crapified pairs, padding, and the bicubic-then-model upscaler."""
+"""sr_lib.data.restoration's same-size crapified pairs, and sr_lib.inference's padding and
+bicubic-then-model upscaler that run the restorers trained on them."""
 
 import numpy as np
 import pytest
 
 from sr_lib import evaluation, metrics
 from sr_lib.data.degrade import crapify, modcrop
-from sr_lib.data.restoration import pad_to_multiple, pre_upsampled_upscaler, restoration_pairs
+from sr_lib.data.restoration import restoration_pairs
+from sr_lib.inference import pad_to_multiple, pre_upsampled_upscaler
 
 
 @pytest.fixture

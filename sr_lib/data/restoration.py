@@ -7,9 +7,8 @@ with bicubic interpolation. This is the SRCNN / VDSR set-up: the network sees th
 enlargement and learns to restore the detail bicubic could not.
 
 The pairs feed :func:`sr_lib.data.pipeline.make_dataset` with ``scale=1`` (input and target have
-the same size); :func:`pre_upsampled_upscaler` turns a trained restorer back into an SR upscaler
-(bicubic first, then the model) for :func:`sr_lib.evaluation.evaluate`. All images are float32 in
-[0, 1], (H, W, C).
+the same size); :func:`sr_lib.inference.pre_upsampled_upscaler` turns a trained restorer back into
+an SR upscaler (bicubic first, then the model). All images are float32 in [0, 1], (H, W, C).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import numpy as np
 
 from sr_lib.data.degrade import crapify, modcrop
 
-__all__ = ["restoration_pairs", "pad_to_multiple", "pre_upsampled_upscaler"]
+__all__ = ["restoration_pairs"]
 
 
 def _draw(value, rng: np.random.Generator, integer: bool = False):
@@ -86,65 +85,3 @@ def restoration_pairs(
     if not pairs:
         raise ValueError("restoration_pairs: no images given")
     return pairs
-
-
-def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """Pad an (H, W[, C]) image at the bottom and right, by mirroring, to multiples of ``multiple``.
-
-    For models that only take sizes divisible by ``multiple`` (the autoencoder: ``2**depth``).
-    Mirroring (``numpy.pad`` mode "symmetric") continues the image without the hard edge that zero
-    padding would put there. Crop the model's output back with ``out[:h, :w]``.
-
-    Returns:
-        ``(padded, (h, w))``: the padded array (same dtype) and the original height and width.
-    """
-    if isinstance(multiple, bool) or not isinstance(multiple, numbers.Integral) or multiple < 1:
-        raise ValueError(f"pad_to_multiple: multiple must be a positive integer, got {multiple!r}")
-    image = np.asarray(image)
-    if image.ndim not in (2, 3):
-        raise ValueError(f"pad_to_multiple: expected (H, W) or (H, W, C), got shape {image.shape}")
-    h, w = image.shape[:2]
-    pad = [(0, -h % multiple), (0, -w % multiple)] + [(0, 0)] * (image.ndim - 2)
-    return np.pad(image, pad, mode="symmetric"), (h, w)
-
-
-def pre_upsampled_upscaler(restore, *, multiple: int = 1, channel: str = "y"):
-    """An ``f(lr, scale) -> sr`` upscaler from a same-size restorer: bicubic enlargement, then ``restore``.
-
-    The enlargement is the benchmark's bicubic (MATLAB-compatible ``imresize`` of the 8-bit image,
-    as :func:`sr_lib.evaluation.bicubic`), so the restorer sees exactly the kind of input it was
-    trained on (:func:`restoration_pairs`).
-
-    Args:
-        restore: callable on one float32 (H, W, C) image returning (H, W, C), unclipped is fine,
-            e.g. ``lambda image: sr_lib.inference.predict(model, image, clip=False)``.
-        multiple: the image is mirror-padded to multiples of this before ``restore`` (the
-            autoencoder needs ``2**depth``) and the result cropped back.
-        channel: "y" -> ``restore`` gets the (H, W, 1) luma; the chroma of colour images stays
-            bicubic (the ESPCN / SRCNN recipe). "rgb" -> ``restore`` gets the image as it is.
-
-    Returns:
-        ``upscaler(lr, scale)``: (h, w), (h, w, 1) or (h, w, 3) in uint8, uint16 or float [0, 1]
-        (:mod:`sr_lib.images`; RGBA raises) -> float32 (h * scale, w * scale[, C]) in [0, 1],
-        clipped, in the layout of ``lr``.
-    """
-    from sr_lib import images
-    from sr_lib.evaluation import bicubic
-
-    if channel not in ("y", "rgb"):
-        raise ValueError(f"pre_upsampled_upscaler: channel must be 'y' or 'rgb', got {channel!r}")
-
-    def run(image):
-        padded, (h, w) = pad_to_multiple(image, multiple)
-        return np.asarray(restore(padded), dtype=np.float32)[:h, :w]
-
-    def upscaler(lr, scale):
-        layout = images.same_layout(lr)
-        up = bicubic(images.as_hwc(lr, "pre_upsampled_upscaler"), scale)
-        if channel == "rgb" or up.shape[-1] == 1:
-            return layout(np.clip(run(up), 0.0, 1.0))
-        ycbcr = images.rgb_to_ycbcr(up)
-        y = run(ycbcr[..., :1])
-        return images.y_and_chroma_to_rgb(y, ycbcr[..., 1:])
-
-    return upscaler
