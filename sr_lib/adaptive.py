@@ -45,87 +45,86 @@ from typing import Callable
 import numpy as np
 
 from sr_lib import images, metrics
+from sr_lib.inference import Upscaler
 
 __all__ = [
-    "Branch", "branch_from_model", "pretrained_branch", "bicubic_branch",
+    "branch_from_model", "pretrained_branch", "bicubic_branch", "check_branches",
     "PatchGrid", "make_grid", "Scorer", "SCORERS", "score_patches", "select_top",
     "run_patches", "assemble", "patch_gain", "routing_flops", "AdaptiveResult", "upscale_adaptive",
 ]
 
 
 # ----------------------------------------------------------------------------------------------
-# Branches: an upscaler with a price tag
+# Branches: upscalers with a price tag
 # ----------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Branch:
-    """One upscaler of the router: ``upscale`` (h, w, C) -> (h*scale, w*scale, C), float32 [0, 1].
-
-    ``flops_per_pixel``: FLOPs per HR output pixel (as :func:`sr_lib.flops.flops_per_output_pixel`).
-    ``upscale_batch``: optional (N, h, w, C) -> (N, h*scale, w*scale, C) for same-shape pieces
-    (one model call for many patches); without it pieces are upscaled one at a time.
-    """
-
-    name: str
-    scale: int
-    upscale: Callable[[np.ndarray], np.ndarray]
-    flops_per_pixel: float
-    upscale_batch: Callable[[np.ndarray], np.ndarray] | None = None
-
-    def batch(self, pieces: np.ndarray) -> np.ndarray:
-        if self.upscale_batch is not None:
-            return np.asarray(self.upscale_batch(pieces), np.float32)
-        return np.stack([np.asarray(self.upscale(p), np.float32) for p in pieces])
-
+# A branch of the router is an :class:`sr_lib.inference.Upscaler` with a fixed ``scale`` and its
+# ``flops_per_pixel`` (FLOPs per HR output pixel, as :func:`sr_lib.flops.flops_per_output_pixel`);
+# its ``batch`` runs same-shape pieces together when it has a ``batch_fn`` (RGB models).
 
 def branch_from_model(model, scale: int, *, channel: str = "rgb", multiple: int = 1, name: str | None = None,
-                      flops_per_pixel: float | None = None) -> Branch:
-    """A :class:`Branch` running a Keras SR model the way :mod:`sr_lib.inference` does.
+                      flops_per_pixel: float | None = None) -> Upscaler:
+    """A Keras SR model as a branch: :func:`sr_lib.inference.model_upscaler` with its price.
 
     ``channel="y"``: one-channel model on the luma, chroma bicubic (:func:`~sr_lib.inference.upscale_via_y`);
-    ``"rgb"``: three channels in and out (grayscale inputs repeated to RGB and averaged back).
+    ``"rgb"``: three channels in and out (grayscale inputs repeated to RGB and averaged back; with
+    ``multiple=1`` pieces go through the model in batches).
     ``flops_per_pixel`` defaults to :func:`sr_lib.flops.flops_per_output_pixel` of the model.
+
+    Raises:
+        ValueError: an unknown ``channel``, a bad ``scale`` or ``multiple``.
     """
     from sr_lib.flops import flops_per_output_pixel
     from sr_lib.inference import model_upscaler
 
-    single = model_upscaler(model, channel=channel, multiple=multiple)  # validates channel
+    upscaler = model_upscaler(model, channel=channel, multiple=multiple, scale=int(scale), name=name)  # validates
     if flops_per_pixel is None:
         flops_per_pixel = flops_per_output_pixel(model, (32, 32, 1 if channel == "y" else 3))
-    upscale_batch = None
-    if channel == "rgb" and multiple == 1:
-        def upscale_batch(pieces):
-            pieces = np.asarray(pieces, np.float32)
-            gray = pieces.shape[-1] == 1
-            x = np.repeat(pieces, 3, axis=-1) if gray else pieces
-            out = np.clip(np.asarray(model(x, training=False), np.float32), 0.0, 1.0)
-            return out.mean(axis=-1, keepdims=True) if gray else out
-    return Branch(name or model.name, int(scale), lambda lr: single(lr, scale), float(flops_per_pixel), upscale_batch)
+    return replace(upscaler, flops_per_pixel=float(flops_per_pixel))
 
 
-def pretrained_branch(name: str) -> Branch:
-    """The shipped model ``name`` (``sr_lib.pretrained``) as a :class:`Branch`, run as its registry entry says."""
+def pretrained_branch(name: str) -> Upscaler:
+    """The shipped model ``name`` as a branch: :func:`sr_lib.pretrained.upscaler` (run as its registry
+    entry says; a restoration model, ``input="bicubic"``, gets the bicubic-enlarged image, one piece
+    at a time) with its FLOPs per output pixel.
+
+    Raises: as :func:`sr_lib.pretrained.upscaler`.
+    """
     from sr_lib import pretrained
+    from sr_lib.flops import flops_per_output_pixel
 
-    entry, model = pretrained.info(name), pretrained.load(name)
-    branch = branch_from_model(model, entry["scale"], channel=entry["channel"], multiple=entry["multiple"], name=name)
-    if entry["input"] == "lr":
-        return branch
-    # A restoration model (input="bicubic", e.g. autoencoder_x4) enlarges nothing itself: run it the
-    # registered way (bicubic first), one piece at a time.
-    single = pretrained.upscaler(name, model)
-    return replace(branch, upscale=lambda lr: single(lr, entry["scale"]), upscale_batch=None)
+    model = pretrained.load(name)
+    upscaler = pretrained.upscaler(name, model)
+    flops = flops_per_output_pixel(model, (32, 32, 1 if upscaler.channel == "y" else 3))
+    return replace(upscaler, flops_per_pixel=float(flops))
 
 
-def bicubic_branch(scale: int) -> Branch:
-    """MATLAB bicubic (:func:`sr_lib.evaluation.bicubic`) as a branch: the cheapest "coarse model".
+def bicubic_branch(scale: int) -> Upscaler:
+    """MATLAB bicubic (``sr_lib.evaluation.BASELINES["bicubic"]``) at ``scale``: the cheapest "coarse model".
 
     FLOPs: a separable 4-tap filter per axis, ``2 * (4 / scale + 4)`` per HR pixel and channel,
     counted for 3 channels (a hand count, like the scorers' costs; networks are counted by layer).
     """
-    from sr_lib.evaluation import bicubic
+    from sr_lib.evaluation import BASELINES
 
-    return Branch("bicubic", int(scale), lambda lr: bicubic(lr, scale), 3 * 2.0 * (4.0 / scale + 4.0))
+    return replace(BASELINES["bicubic"].at(int(scale)), flops_per_pixel=3 * 2.0 * (4.0 / scale + 4.0))
+
+
+def check_branches(coarse: Upscaler, fine: Upscaler) -> None:
+    """Refuse a pair of branches the router cannot use.
+
+    Raises:
+        ValueError: a branch without a fixed ``scale`` or without ``flops_per_pixel``, or branches
+            of different scales.
+    """
+    for role, branch in (("coarse", coarse), ("fine", fine)):
+        if branch.scale is None:
+            raise ValueError(f"{role} branch {branch.name!r} has no fixed scale; fix one with .at(scale)")
+        if branch.flops_per_pixel is None:
+            raise ValueError(f"{role} branch {branch.name!r} has no flops_per_pixel; "
+                             "make it with branch_from_model or pretrained_branch")
+    if coarse.scale != fine.scale:
+        raise ValueError(f"coarse ({coarse.name}, x{coarse.scale}) and fine ({fine.name}, x{fine.scale}) "
+                         "must upscale by the same factor")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -364,8 +363,9 @@ def select_top(scores, fraction: float) -> np.ndarray:
 # Running the fine model on patches, blending, accounting
 # ----------------------------------------------------------------------------------------------
 
-def run_patches(branch: Branch, lr: np.ndarray, grid: PatchGrid, indices, *, batch_size: int = 16) -> dict:
-    """Upscale the pieces ``indices`` of ``grid`` with ``branch``; returns {index: window output (HR)}.
+def run_patches(branch: Upscaler, lr: np.ndarray, grid: PatchGrid, indices, *, batch_size: int = 16) -> dict:
+    """Upscale the pieces ``indices`` of ``grid`` with ``branch`` (an Upscaler of scale ``grid.scale``);
+    returns {index: window output (HR)}.
 
     Pieces of equal shape go through the model together, ``batch_size`` at a time (interior
     pieces all share one shape; border pieces are cut at the image edge, as the whole-image run sees it).
@@ -454,14 +454,15 @@ class AdaptiveResult:
     flops: dict
 
 
-def upscale_adaptive(lr: np.ndarray, coarse: Branch, fine: Branch, fraction: float, *, score: str = "hf_energy",
+def upscale_adaptive(lr: np.ndarray, coarse: Upscaler, fine: Upscaler, fraction: float, *, score: str = "hf_energy",
                      patch: int = 32, blend: int = 2, context: int = 8, batch_size: int = 16) -> AdaptiveResult:
     """Coarse model everywhere, fine model on the ``fraction`` hardest patches, blended without seams.
 
     Args:
         lr: (h, w), (h, w, 1) or (h, w, 3); uint8, uint16 or float in [0, 1] (:mod:`sr_lib.images`),
             given to the branches as float32 (h, w, C). RGBA raises (no branch was trained on alpha).
-        coarse, fine: :class:`Branch` es of the same scale.
+        coarse, fine: branches: :class:`~sr_lib.inference.Upscaler` s of the same fixed scale with
+            ``flops_per_pixel`` (:func:`pretrained_branch`, :func:`branch_from_model`, :func:`bicubic_branch`).
         fraction: share of patches routed to ``fine``, in [0, 1] (k = round(fraction * n)).
         score: a :data:`SCORERS` name.
         patch, blend, context: the grid (:func:`make_grid`).
@@ -472,17 +473,15 @@ def upscale_adaptive(lr: np.ndarray, coarse: Branch, fine: Branch, fraction: flo
 
     Raises:
         sr_lib.images.ImageError: ``lr`` is not an accepted image.
-        ValueError, KeyError: branches of different scales, an unknown score, a bad grid.
+        ValueError, KeyError: branches refused by :func:`check_branches`, an unknown score, a bad grid.
     """
     layout = images.same_layout(lr)
     lr = images.as_float_hwc(lr, "upscale_adaptive")
-    if coarse.scale != fine.scale:
-        raise ValueError(f"coarse ({coarse.name}, x{coarse.scale}) and fine ({fine.name}, x{fine.scale}) "
-                         "must upscale by the same factor")
+    check_branches(coarse, fine)
     if score not in SCORERS:
         raise KeyError(f"unknown difficulty score {score!r}; choose one of {', '.join(SCORERS)}")
     grid = make_grid(*lr.shape[:2], coarse.scale, patch=patch, blend=blend, context=context)
-    coarse_sr = np.asarray(coarse.upscale(lr), np.float32)
+    coarse_sr = np.asarray(coarse(lr), np.float32)
     scores = score_patches(score, lr, grid, coarse_sr)
     selected = select_top(scores, fraction)
     fine_windows = run_patches(fine, lr, grid, np.flatnonzero(selected), batch_size=batch_size)

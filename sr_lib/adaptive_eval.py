@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sr_lib import adaptive, metrics
+from sr_lib.inference import Upscaler
 
 __all__ = ["PreparedImage", "prepare_image", "routing_curve", "time_routed", "ORACLE"]
 
@@ -47,10 +48,13 @@ class PreparedImage:
         return adaptive.assemble(self.coarse_sr, self.grid, chosen)
 
 
-def prepare_image(pair, coarse: adaptive.Branch, fine: adaptive.Branch, *, scorers=None, patch: int = 32,
+def prepare_image(pair, coarse: Upscaler, fine: Upscaler, *, scorers=None, patch: int = 32,
                   blend: int = 2, context: int = 8, batch_size: int = 16, reuse_fine: PreparedImage | None = None
                   ) -> PreparedImage:
     """Run both models and every scorer on one ``pair`` (``name``, ``lr``, ``hr``, ``scale``).
+
+    ``coarse``, ``fine``: branches (:class:`~sr_lib.inference.Upscaler` s of the pair's scale, as
+    :func:`sr_lib.adaptive.pretrained_branch` makes them).
 
     ``reuse_fine``: a :class:`PreparedImage` of the same pair and grid whose fine outputs are taken
     as they are (the fine model's patches do not depend on the coarse model: sweeping a second coarse
@@ -59,7 +63,7 @@ def prepare_image(pair, coarse: adaptive.Branch, fine: adaptive.Branch, *, score
     scorers = list(adaptive.SCORERS if scorers is None else scorers)
     lr = np.asarray(pair.lr, np.float32)
     grid = adaptive.make_grid(*lr.shape[:2], coarse.scale, patch=patch, blend=blend, context=context)
-    coarse_sr = np.asarray(coarse.upscale(lr), np.float32)
+    coarse_sr = np.asarray(coarse(lr), np.float32)
     if reuse_fine is not None:
         if reuse_fine.name != pair.name or reuse_fine.grid.cores != grid.cores or reuse_fine.grid.pieces != grid.pieces:
             raise ValueError(f"reuse_fine is for {reuse_fine.name!r} on another grid; "
@@ -67,7 +71,7 @@ def prepare_image(pair, coarse: adaptive.Branch, fine: adaptive.Branch, *, score
         windows, fine_whole = reuse_fine.fine_windows, reuse_fine.fine_whole
     else:
         windows = adaptive.run_patches(fine, lr, grid, range(len(grid)), batch_size=batch_size)
-        fine_whole = np.asarray(fine.upscale(lr), np.float32)
+        fine_whole = np.asarray(fine(lr), np.float32)
     prepared = PreparedImage(pair.name, pair.hr, grid, coarse_sr, windows, fine_whole)
     for name in scorers:
         prepared.scores[name] = adaptive.score_patches(name, lr, grid, coarse_sr)
@@ -102,7 +106,7 @@ def routing_curve(prepared: list, fractions, router: str, coarse_flops_per_pixel
     return rows
 
 
-def time_routed(pairs, coarse: adaptive.Branch, fine: adaptive.Branch, fractions, *, score: str = "hf_energy",
+def time_routed(pairs, coarse: Upscaler, fine: Upscaler, fractions, *, score: str = "hf_energy",
                 repeats: int = 1, **grid) -> list[dict]:
     """Wall and process-CPU seconds of :func:`~sr_lib.adaptive.upscale_adaptive` over all ``pairs``, per fraction.
 
@@ -119,10 +123,10 @@ def time_routed(pairs, coarse: adaptive.Branch, fine: adaptive.Branch, fractions
             best = result if best is None or result[0] < best[0] else best
         return {"wall_s": best[0], "cpu_s": best[1]}
 
-    fine.upscale(np.asarray(pairs[0].lr, np.float32))  # warm-up: the first call builds the graph
-    coarse.upscale(np.asarray(pairs[0].lr, np.float32))
-    rows = [{"what": f"{coarse.name} whole image", "fraction": None, **measure(lambda p: coarse.upscale(p.lr))},
-            {"what": f"{fine.name} whole image", "fraction": None, **measure(lambda p: fine.upscale(p.lr))}]
+    fine(np.asarray(pairs[0].lr, np.float32))  # warm-up: the first call builds the graph
+    coarse(np.asarray(pairs[0].lr, np.float32))
+    rows = [{"what": f"{coarse.name} whole image", "fraction": None, **measure(lambda p: coarse(p.lr))},
+            {"what": f"{fine.name} whole image", "fraction": None, **measure(lambda p: fine(p.lr))}]
     for fraction in fractions:
         rows.append({"what": f"routed ({score})", "fraction": float(fraction),
                      **measure(lambda p: adaptive.upscale_adaptive(p.lr, coarse, fine, fraction, score=score, **grid))})

@@ -6,6 +6,7 @@ from scipy import ndimage
 
 from sr_lib import adaptive as A
 from sr_lib import metrics
+from sr_lib.inference import Upscaler
 
 
 def _numpy_branch(scale, size=3, offset=0.0, name="mean3"):
@@ -13,7 +14,7 @@ def _numpy_branch(scale, size=3, offset=0.0, name="mean3"):
     def upscale(image):
         smooth = ndimage.uniform_filter(image, size=(size, size, 1), mode="constant") + offset
         return np.clip(np.repeat(np.repeat(smooth, scale, axis=0), scale, axis=1), 0, 1).astype(np.float32)
-    return A.Branch(name, scale, upscale, flops_per_pixel=2.0 * size * size)
+    return Upscaler(name, scale, lambda lr, s: upscale(lr), flops_per_pixel=2.0 * size * size)
 
 
 def _smooth_image(h, w, c=3):
@@ -52,16 +53,16 @@ def test_every_patch_on_one_model_is_the_whole_image_result(rng):
     image = rng.random((45, 61, 3), dtype=np.float32)
     fine, coarse = _numpy_branch(scale), _numpy_branch(scale, size=5, name="mean5")
     # Receptive-field radius 1: context 0 + blend 2 would not be enough at the ramp's far end, context 1 is.
-    for fraction, reference in ((0.0, coarse.upscale(image)), (1.0, fine.upscale(image))):
+    for fraction, reference in ((0.0, coarse(image)), (1.0, fine(image))):
         result = A.upscale_adaptive(image, coarse, fine, fraction, patch=16, blend=2, context=1)
         np.testing.assert_allclose(result.sr, reference, atol=1e-6)
     for fraction in (0.3, 0.6):
         same = A.upscale_adaptive(image, fine, fine, fraction, patch=16, blend=2, context=1)
         assert 0 < same.selected.sum() < len(same.grid)
-        np.testing.assert_allclose(same.sr, fine.upscale(image), atol=1e-6)
+        np.testing.assert_allclose(same.sr, fine(image), atol=1e-6)
     # The test can tell a seam: without context the 3x3 filter sees zeros at the piece edge.
     cut = A.upscale_adaptive(image, coarse, fine, 1.0, patch=16, blend=0, context=0)
-    assert np.abs(cut.sr - fine.upscale(image)).max() > 0.05
+    assert np.abs(cut.sr - fine(image)).max() > 0.05
 
 
 def test_blending_turns_the_switch_into_a_ramp():
@@ -71,12 +72,13 @@ def test_blending_turns_the_switch_into_a_ramp():
     def constant(value):
         return lambda lr: np.full((lr.shape[0] * scale, lr.shape[1] * scale, 1), value, np.float32)
 
-    dark, light = A.Branch("dark", scale, constant(0.2), 1.0), A.Branch("light", scale, constant(0.8), 1.0)
+    dark = Upscaler("dark", scale, lambda lr, s: constant(0.2)(lr), flops_per_pixel=1.0)
+    light = Upscaler("light", scale, lambda lr, s: constant(0.8)(lr), flops_per_pixel=1.0)
     grid = A.make_grid(32, 32, scale, patch=16, blend=blend, context=0)
     windows = A.run_patches(light, image, grid, [0])
-    smooth = A.assemble(dark.upscale(image), grid, windows)
+    smooth = A.assemble(dark(image), grid, windows)
     step = A.make_grid(32, 32, scale, patch=16, blend=0, context=0)
-    hard = A.assemble(dark.upscale(image), step, A.run_patches(light, image, step, [0]))
+    hard = A.assemble(dark(image), step, A.run_patches(light, image, step, [0]))
     row = smooth[10, :, 0]
     assert row[0] == pytest.approx(0.8) and row[-1] == pytest.approx(0.2)
     assert np.abs(np.diff(row)).max() <= 0.6 / (2 * blend * scale) + 1e-6  # spread over 16 HR pixels
@@ -117,7 +119,7 @@ def test_shipped_models_reassemble_within_one_grey_level():
     image = metrics.to_float32(metrics.to_uint8(photo[100:140, 180:228]))  # a 40 x 48 crop: face, helmet edge
     for fraction, branch in ((0.0, coarse), (1.0, fine)):
         result = A.upscale_adaptive(image, coarse, fine, fraction, patch=16)  # default blend 2, context 8
-        assert np.abs(result.sr - branch.upscale(image)).max() <= 1 / 255
+        assert np.abs(result.sr - branch(image)).max() <= 1 / 255
 
 
 def test_restoration_models_run_as_registered():
@@ -129,8 +131,8 @@ def test_restoration_models_run_as_registered():
         pytest.skip("shipped weights not present")
     branch = A.pretrained_branch("autoencoder_x4")
     image = np.random.default_rng(0).random((12, 16, 3)).astype(np.float32)
-    out = branch.upscale(image)
-    assert out.shape == (48, 64, 3) and branch.upscale_batch is None
+    out = branch(image)
+    assert out.shape == (48, 64, 3) and branch.batch_fn is None and branch.input == "bicubic"
     np.testing.assert_array_equal(out, pretrained.upscaler("autoencoder_x4")(image, 4))
 
 
@@ -206,9 +208,9 @@ def test_run_patches_batches_equal_shapes():
 
     def batched(pieces):
         calls.append(pieces.shape)
-        return np.stack([inner.upscale(p) for p in pieces])
+        return np.stack([inner(p) for p in pieces])
 
-    branch = A.Branch("batched", 2, inner.upscale, 1.0, batched)
+    branch = Upscaler("batched", 2, inner.fn, flops_per_pixel=1.0, batch_fn=batched)
     image = _smooth_image(48, 48)
     grid = A.make_grid(48, 48, 2, patch=12, blend=1, context=2)  # 4 x 4 patches: 4 corner, 8 edge, 4 interior
     out = A.run_patches(branch, image, grid, range(len(grid)), batch_size=3)
@@ -262,7 +264,7 @@ def test_the_sweep_reblends_what_upscale_adaptive_returns(rng):
         np.testing.assert_allclose(prepared.routed(selected), direct.sr, atol=1e-6)
     rows = {r: adaptive_eval.routing_curve([prepared], [0.0, 0.25, 1.0], r, 18.0, 2.0)
             for r in ("hf_energy", "random", adaptive_eval.ORACLE)}
-    coarse_psnr = metrics.psnr(coarse.upscale(pair.lr), hr, border=scale)
+    coarse_psnr = metrics.psnr(coarse(pair.lr), hr, border=scale)
     assert rows["random"][0]["psnr"] == pytest.approx(coarse_psnr)
     assert rows["oracle"][1]["psnr"] >= rows["hf_energy"][1]["psnr"] >= rows["random"][1]["psnr"]
     assert rows["hf_energy"][-1]["relative"] > 1.0  # all patches routed: coarse + overlap overhead on top of fine
