@@ -227,6 +227,10 @@ def test_errors_are_named(rng):
     two, three = _numpy_branch(2), _numpy_branch(3)
     with pytest.raises(ValueError, match="same factor"):
         A.upscale_adaptive(image, two, three, 0.5)
+    with pytest.raises(ValueError, match="no flops_per_pixel"):
+        A.upscale_adaptive(image, two, Upscaler("free", 2, two.fn), 0.5)
+    with pytest.raises(ValueError, match="no fixed scale"):
+        A.upscale_adaptive(image, Upscaler("any", None, two.fn, flops_per_pixel=1.0), two, 0.5)
     with pytest.raises(KeyError, match="hf_energy"):
         A.upscale_adaptive(image, two, two, 0.5, score="sharpness")
     with pytest.raises(ValueError, match="fraction"):

@@ -22,6 +22,27 @@ def test_bicubic_beats_nearest_and_matches_direct_metric(pairs):
     assert results["bicubic"].as_dict()["per_image"][1]["name"] == "camera"
 
 
+def test_baselines_are_any_factor_upscalers(pairs):
+    from sr_lib.inference import Upscaler
+
+    lr = pairs[0].lr
+    bicubic = evaluation.BASELINES["bicubic"]
+    assert isinstance(bicubic, Upscaler) and bicubic.scale is None and bicubic.channel == "rgb"
+    np.testing.assert_array_equal(bicubic(lr, 3), evaluation.bicubic(lr, 3))
+    with pytest.raises(ValueError, match="any factor"):
+        bicubic(lr)
+    x3 = bicubic.at(3)
+    np.testing.assert_array_equal(x3(lr), evaluation.bicubic(lr, 3))
+    with pytest.raises(ValueError, match="upscales x3"):
+        x3.at(2)
+    with pytest.raises(ValueError, match="upscales x3, but was called with scale 4"):
+        evaluation.evaluate(x3, pairs)  # the pairs are x4
+    with pytest.raises(ValueError, match="channel must be"):
+        Upscaler("bad", 2, bicubic.fn, channel="lab")
+    with pytest.raises(ValueError, match="scale must be a positive integer"):
+        Upscaler("bad", 0, bicubic.fn)
+
+
 def test_identity_upscaler_on_hr_scores_infinity(pairs):
     class Cheat:
         def __init__(self, hr):

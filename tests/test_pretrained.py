@@ -102,6 +102,11 @@ def test_bicubic_input_models_run_on_the_enlarged_image(weights_dir):
     lr = np.random.default_rng(0).random((7, 9, 3)).astype("float32")
     expected = evaluation.bicubic(lr, 3)
     np.testing.assert_allclose(pretrained.upscaler("restorer")(lr, 3), expected, atol=1e-5)
+    up = pretrained.upscaler("restorer")
+    assert (up.name, up.scale, up.channel, up.input, up.multiple) == ("restorer", 3, "y", "bicubic", 2)
+    np.testing.assert_array_equal(up(lr), up(lr, 3))  # the scale is optional, and must be the model's
+    with pytest.raises(ValueError, match="upscales x3, but was called with scale 2"):
+        up(lr, 2)
 
 
 def test_unknown_input_kind_is_named(weights_dir):

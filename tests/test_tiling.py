@@ -39,6 +39,17 @@ def test_tiled_equals_whole_for_a_numpy_filter(rng):
     assert np.abs(seams - whole).max() > 0.05
 
 
+def test_an_upscaler_brings_its_scale(rng):
+    from sr_lib.inference import Upscaler
+
+    image = rng.random((20, 23, 3), dtype=np.float32)
+    upscale = _numpy_upscaler(2)
+    up = Upscaler("mean3", 2, lambda lr, s: upscale(lr))
+    np.testing.assert_array_equal(upscale_tiled(up, image, tile=8, overlap=1), upscale(image))
+    with pytest.raises(ValueError, match="give scale"):
+        upscale_tiled(upscale, image, tile=8)
+
+
 def test_tiled_espcn_via_y_matches_the_whole_image(rng):
     import keras
 
