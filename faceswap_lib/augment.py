@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -105,8 +106,17 @@ def random_warp_field(
     return dx, dy
 
 
-def _seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(0, 2**32))
+# The cached Compose objects are shared: reseeding one and calling it must not interleave with
+# another thread doing the same (e.g. two tf.data generators), or the pairs stop being reproducible.
+_COMPOSE_LOCK = threading.Lock()
+
+
+def _run(transform, rng: np.random.Generator, **data) -> dict:
+    """``transform(**data)`` after reseeding it from ``rng`` (one draw), atomically."""
+    seed = int(rng.integers(0, 2**32))
+    with _COMPOSE_LOCK:
+        transform.set_random_seed(seed)
+        return transform(**data)
 
 
 def _photometric(brightness: float, contrast: float, saturation: float) -> list:
@@ -142,7 +152,7 @@ def photometric_geometric(size: int, output_size: int | None = None, *, rotation
 
     Call it as ``t(image=x)`` or ``t(image=x, mask=m)``: a (H, W, k) ``mask`` gets the same geometry
     and no colour. It is shared between callers: reseed it (``t.set_random_seed(seed)``) before a
-    call that must be reproducible, as :func:`augment` does.
+    call that must be reproducible, as :func:`augment` does (under a lock, for threads).
     """
     import albumentations as A
     import cv2
@@ -183,8 +193,7 @@ def color_jitter(
     x = np.asarray(image, dtype=np.float32)
     transform = photometric_geometric(x.shape[0], rotation=0, scale=0, shift=0, flip=0, brightness=brightness,
                                       contrast=contrast, saturation=saturation)
-    transform.set_random_seed(_seed(rng))
-    return np.clip(transform(image=x)["image"], 0.0, 1.0).astype(np.float32)
+    return np.clip(_run(transform, rng, image=x)["image"], 0.0, 1.0).astype(np.float32)
 
 
 def augment(
@@ -239,12 +248,11 @@ def augment(
 
     transform = photometric_geometric(x.shape[0], out, rotation=rotation, scale=scale, shift=shift, flip=flip,
                                       brightness=brightness, contrast=contrast, saturation=saturation)
-    transform.set_random_seed(_seed(rng))
     if extra is None:
-        target = transform(image=x)["image"]
+        target = _run(transform, rng, image=x)["image"]
         extra_target = None
     else:
-        result = transform(image=x, mask=extra)
+        result = _run(transform, rng, image=x, mask=extra)
         target, extra_target = result["image"], np.clip(result["mask"].reshape(out, out, -1), 0, 1)
     target = np.clip(target, 0, 1).astype(np.float32)
     if warp == 0:

@@ -252,3 +252,17 @@ def test_albumentations_never_asks_the_network():
     env = {k: v for k, v in os.environ.items() if k != "NO_ALBUMENTATIONS_UPDATE"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_threads_sharing_the_cached_compose_stay_reproducible(face):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def stream(seed):
+        rng = np.random.default_rng(seed)
+        return [aug.augment(face, rng, output_size=32)[1] for _ in range(30)]
+
+    alone = [stream(seed) for seed in (1, 2)]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(stream, (1, 2)))
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(np.stack(a), np.stack(b))
