@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from sr_lib import losses, models, perceptual  # noqa: E402
-from sr_lib.gan import SRGAN  # noqa: E402
+from sr_lib.models import SRGAN  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 SCALE = 4
@@ -52,9 +52,9 @@ def _data(batch: int, lr_patch: int):
 def _configurations(lr_patch: int, vgg_weights):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the untrained-VGG warning: the rows say it
-        relu5_3 = losses.PerceptualLoss(("block5_conv3",), weights=vgg_weights, network="vgg16", scale=1.0)
+        relu5_3 = perceptual.PerceptualLoss(("block5_conv3",), weights=vgg_weights, network="vgg16", scale=1.0)
         relu5_3.extractor()
-        relu2_2 = losses.PerceptualLoss(("block2_conv2",), weights=vgg_weights, network="vgg16")
+        relu2_2 = perceptual.PerceptualLoss(("block2_conv2",), weights=vgg_weights, network="vgg16")
         relu2_2.extractor()
 
     def notebook03_loss(y_true, y_pred):  # notebook 03's content loss: features + 1 x MAE

@@ -36,11 +36,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from sr_lib import losses, models, pretrained  # noqa: E402
+from sr_lib import losses, models, perceptual, pretrained  # noqa: E402
 from sr_lib.data import load_hr_images, make_pairs  # noqa: E402
 from sr_lib.data.pipeline import make_dataset  # noqa: E402
 from sr_lib.data.restoration import pre_upsampled_upscaler, restoration_pairs  # noqa: E402
-from sr_lib.gan import SRGAN  # noqa: E402
+from sr_lib.models import SRGAN  # noqa: E402
 from sr_lib.inference import model_upscaler, predict  # noqa: E402
 from sr_lib.training import fit_steps, step_schedule  # noqa: E402
 from training_record import score, write_record  # noqa: E402  (benchmarks/, beside this script)
@@ -83,11 +83,11 @@ def unet_x4(steps: int, seed: int):
 def unet_x4_perceptual(steps: int, seed: int):
     kwargs = {"scale": 4, "filters": 32, "depth": 2}
     model = models.unet(**kwargs)
-    perceptual = losses.PerceptualLoss(layers=("block2_conv2",))
-    perceptual.extractor()  # fail now, with the command that fetches the weights, rather than mid-training
+    vgg_loss = perceptual.PerceptualLoss(layers=("block2_conv2",))
+    vgg_loss.extractor()  # fail now, with the command that fetches the weights, rather than mid-training
 
     def loss(y_true, y_pred):
-        return perceptual(y_true, y_pred) + 1.0 * losses.mae(y_true, y_pred)
+        return vgg_loss(y_true, y_pred) + 1.0 * losses.mae(y_true, y_pred)
 
     model.compile(optimizer=keras.optimizers.Adam(step_schedule(1e-3, steps)), loss=loss)
     dataset = make_dataset(t91_pairs(4, 12), scale=4, lr_patch=12, batch_size=8, seed=seed)
@@ -109,7 +109,7 @@ def srgan_x4(steps: int, seed: int):
     entry = pretrained.info(source)
     generator = pretrained.load(source)
     lr_patch, batch = 16, 8  # notebook 04's phase 2
-    content = losses.PerceptualLoss(("block5_conv3",), scale=SRGAN_CONTENT_SCALE)
+    content = perceptual.PerceptualLoss(("block5_conv3",), scale=SRGAN_CONTENT_SCALE)
     content.extractor()  # fail now, with the command that fetches the weights, rather than mid-training
     gan = SRGAN(generator, models.srgan_discriminator(lr_patch * 4, filters=32), scale=4)
     gan.compile(g_optimizer=keras.optimizers.Adam(SRGAN_LR), d_optimizer=keras.optimizers.Adam(SRGAN_LR),

@@ -5,10 +5,14 @@ Modules (each small, one job; import what you need):
 - ``sr_lib.data``      dataset registry, MATLAB-compatible ``imresize``, degradations, tf.data pipelines
 - ``sr_lib.metrics``   PSNR / SSIM with the standard SR evaluation protocol
 - ``sr_lib.layers``    ``PixelShuffle``, ``SubPixelConv2D`` and the ICNR initializer
-- ``sr_lib.models``    model factories named after their papers (``espcn``, ``autoencoder``, upsampling heads)
+- ``sr_lib.models``    every model, one family per module, exported by its real name:
+    ``subpixel`` (ESPCN, upsampling heads), ``autoencoders``, ``unets`` (U-Net, PatchGAN critic),
+    ``srresnets`` (SRResNet, SRGAN discriminator, the ``SRGAN`` trainer), ``vaes`` (VAE, conditional
+    VAE), ``gans`` (DCGAN, CycleGAN, sample grids, diversity measures), ``adversarial`` (GAN losses)
 - ``sr_lib.losses``    MSE, MAE, PSNR, SSIM, HFEN and combined losses for ``compile``
+- ``sr_lib.perceptual`` the VGG feature (perceptual) loss and the converted VGG-16 / LPIPS weights
 - ``sr_lib.training``  step-counted ``fit`` with resume, learning-rate steps
-- ``sr_lib.gan_classics`` DCGAN and CycleGAN: factories, train steps, sample grids, diversity measures
+- ``sr_lib.sharpness`` ``edge_energy``: how much edge an image has, relative to its HR original
 - ``sr_lib.inference`` whole images through a model (Y channel + bicubic chroma)
 - ``sr_lib.tiling``    tiled inference with cropped overlaps: any image size in bounded memory
 - ``sr_lib.adaptive``  coarse/fine adaptive SR: cheap model everywhere, expensive one on the hardest patches

@@ -267,8 +267,3 @@ def combined(weights=None, name: str = "combined") -> CombinedLoss:
     """
     return CombinedLoss(dict(COMBINED_WEIGHTS) if weights is None else weights, name=name)
 
-
-# The VGG feature loss lives in its own module (it builds a network); it is part of this module's API.
-from sr_lib.perceptual import PerceptualLoss, PerceptualWeightsUnavailable  # noqa: E402
-
-__all__ += ["PerceptualLoss", "PerceptualWeightsUnavailable"]

@@ -29,7 +29,7 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 import keras  # noqa: E402
 
 from sr_lib import losses, models  # noqa: E402
-from sr_lib.gan import SRGAN  # noqa: E402
+from sr_lib.models import SRGAN  # noqa: E402
 from sr_lib.training import fit_steps, get_strategy, read_tf_config  # noqa: E402
 
 STEPS, CHUNK, GLOBAL_BATCH, SCALE = 6, 2, 8, 2

@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 from sr_lib import losses, models
-from sr_lib.gan import SRGAN, adversarial_loss, discriminator_loss
+from sr_lib.models import SRGAN
+from sr_lib.models.adversarial import adversarial_loss, discriminator_loss
 from sr_lib.training import ComparisonGrid, fit_steps, get_strategy
 
 
@@ -177,7 +178,7 @@ _MIRRORED = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     from sr_lib import losses, models
-    from sr_lib.gan import SRGAN
+    from sr_lib.models import SRGAN
     from sr_lib.training import get_strategy
 
     def build():

@@ -1,4 +1,4 @@
-"""DCGAN / CycleGAN factories and train steps, instance normalisation, and the diversity measures (sr_lib.gan_classics)."""
+"""DCGAN / CycleGAN factories and train steps, instance normalisation, and the diversity measures (sr_lib.models.gans)."""
 
 import keras
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 from scipy.spatial.distance import pdist
 
 from sr_lib import models
-from sr_lib.gan_classics import (CycleGAN, DCGAN, SampleGrid, checkerboard_energy, image_dataset,
-                                 mean_pairwise_distance, unpaired_dataset)
+from sr_lib.models import DCGAN, CycleGAN
+from sr_lib.models.gans import SampleGrid, checkerboard_energy, image_dataset, mean_pairwise_distance, unpaired_dataset
 from sr_lib.layers import InstanceNormalization
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from sr_lib import losses, models
-from sr_lib.gan import SRGAN
+from sr_lib.models import SRGAN
 
 
 def _textured_pairs(n=8, lr_size=8, scale=4, seed=0):

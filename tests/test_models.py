@@ -66,3 +66,24 @@ def test_upscale_via_y_keeps_chroma_bicubic():
     assert gray.shape == (20, 24, 1)
     with pytest.raises(ValueError, match="shape"):
         inference.upscale_via_y(model, lr[..., :2], scale)
+
+
+def test_models_package_lists_real_factories_and_classes():
+    """``sr_lib.models`` exports each model by its real name and signature: no ``*args`` trampolines."""
+    import inspect
+
+    from sr_lib import models
+
+    assert set(models.__all__) <= set(dir(models))
+    for name in models.__all__:
+        obj = getattr(models, name)
+        if inspect.isfunction(obj):
+            kinds = {p.kind for p in inspect.signature(obj).parameters.values()}
+            assert inspect.Parameter.VAR_POSITIONAL not in kinds, name
+            assert obj.__module__.startswith("sr_lib.models."), name
+        elif inspect.isclass(obj):
+            assert issubclass(obj, keras.Model), name
+    # sr_lib.pretrained builds a registered model with getattr(sr_lib.models, factory name): a
+    # submodule named like a factory would shadow it, so no submodule name is a public name.
+    for module in ("subpixel", "autoencoders", "unets", "srresnets", "vaes", "gans", "adversarial"):
+        assert inspect.ismodule(getattr(models, module)) and module not in models.__all__

@@ -1,4 +1,4 @@
-"""Tests for the VAE pieces: sr_lib.layers.Sampling and sr_lib.vae (VAE, ConditionalVAE, the loss terms).
+"""Tests for the VAE pieces: sr_lib.layers.Sampling and sr_lib.models.vaes (VAE, ConditionalVAE, the loss terms).
 
 References are independent of the code under test: the KL term against numerical integration of
 q log(q / p), the likelihood against scipy.stats.norm, the reparameterisation gradient against its
@@ -16,7 +16,8 @@ import keras
 
 from sr_lib.data.imresize import imresize
 from sr_lib.layers import BicubicUpsampling, Sampling
-from sr_lib.vae import ConditionalVAE, VAE, conditional_vae, gaussian_nll, kl_divergence, vae
+from sr_lib.models import VAE, ConditionalVAE, conditional_vae, vae
+from sr_lib.models.vaes import gaussian_nll, kl_divergence
 
 LOSS_NAMES = {"total_loss", "reconstruction_loss", "kl_loss"}
 
@@ -274,9 +275,11 @@ def test_conditional_vae_evaluates_whole_images_of_any_size():
         assert set(terms) == LOSS_NAMES and all(np.isfinite(v) for v in terms.values())
 
 
-def test_models_module_reexports_the_factories():
+def test_models_package_exports_the_factories_themselves():
     from sr_lib import models
+    from sr_lib.models import vaes
 
+    assert models.vae is vaes.vae and models.conditional_vae is vaes.conditional_vae
     assert isinstance(models.vae((8, 8, 1), latent_dim=2, filters=2, depth=1), VAE)
     assert isinstance(models.conditional_vae(filters=2, blocks=0), ConditionalVAE)
 

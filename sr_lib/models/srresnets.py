@@ -1,20 +1,23 @@
-"""Adversarial training for super-resolution: a generator, a critic, and one ``train_step``.
+"""SRResNet and SRGAN (notebook 04), and the adversarial trainer that notebooks 03 and 04 share.
 
-:class:`SRGAN` trains any SR generator against any discriminator (Goodfellow et al. 2014):
+- :func:`srresnet` / :func:`srgan_discriminator` — Ledig et al. 2017, "Photo-Realistic Single Image
+  Super-Resolution Using a Generative Adversarial Network" (arXiv 1609.04802), Fig. 4.
+- :class:`SRGAN` trains any SR generator against any discriminator (Goodfellow et al. 2014):
 
-- SRGAN (Ledig et al. 2017, arXiv 1609.04802): ``srresnet`` vs ``srgan_discriminator``, content
-  loss = VGG features, adversarial weight ``1e-3`` (their Eq. 3). The paper's VGG-19 relu5_4 is
-  ``PerceptualLoss(("block5_conv4",), weights="imagenet", network="vgg19")`` (Keras' weights, a
-  download); with the default offline weights (torchvision's VGG-16) its counterpart is relu5_3,
-  ``PerceptualLoss(("block5_conv3",))`` (notebook 04 and the shipped ``srgan_x4``).
-- pix2pix-style (Isola et al. 2017, arXiv 1611.07004): ``unet`` vs a *conditional*
-  ``patchgan_critic``; with ``conditional=True`` the critic sees ``[bicubic(lr), image]``, so it
-  judges whether the image is a plausible sharpening of *this* input.
+  - SRGAN (Ledig et al. 2017): ``srresnet`` vs ``srgan_discriminator``, content loss = VGG
+    features, adversarial weight ``1e-3`` (their Eq. 3). The paper's VGG-19 relu5_4 is
+    ``PerceptualLoss(("block5_conv4",), weights="imagenet", network="vgg19")`` (Keras' weights, a
+    download); with the default offline weights (torchvision's VGG-16) its counterpart is relu5_3,
+    ``PerceptualLoss(("block5_conv3",))`` (notebook 04 and the shipped ``srgan_x4``).
+  - pix2pix-style (Isola et al. 2017, arXiv 1611.07004): ``unet`` vs a *conditional*
+    ``patchgan_critic``; with ``conditional=True`` the critic sees ``[bicubic(lr), image]``, so it
+    judges whether the image is a plausible sharpening of *this* input (notebook 03).
 
 One step = one discriminator update, then one generator update against the updated
 discriminator (the alternating scheme of the GAN papers). Losses use logits with
 binary cross-entropy (the "non-saturating" generator loss: the generator maximises
-``log D(G(z))``, which has useful gradients while D still wins easily).
+``log D(G(z))``, which has useful gradients while D still wins easily); they and the two-optimizer
+base class are in :mod:`sr_lib.models.adversarial`.
 
 Distribution: build and compile inside ``strategy.scope()`` (:func:`sr_lib.training.get_strategy`);
 each replica's loss is divided by the number of replicas, so the summed (all-reduced) gradients are
@@ -26,54 +29,95 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
-from keras import ops
+from keras import layers, ops
+
+from sr_lib.layers import ICNR, PixelShuffle
+from sr_lib.models.adversarial import AdversarialModel, adversarial_loss, discriminator_loss
+from sr_lib.models.subpixel import subpixel_stages
+
+__all__ = ["srresnet", "srgan_discriminator", "SRGAN"]
 
 
-__all__ = ["AdversarialModel", "SRGAN", "adversarial_loss", "discriminator_loss"]
+def _residual_block(x, filters: int, name: str, batch_norm: bool = True):
+    """SRGAN's residual block: k3n64s1 -> BN -> PReLU -> k3n64s1 -> BN, plus the input (BN optional)."""
+    y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)
+    if batch_norm:
+        y = layers.BatchNormalization(momentum=0.8, name=f"{name}_bn1")(y)
+    y = layers.PReLU(shared_axes=[1, 2], name=f"{name}_prelu")(y)
+    y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(y)
+    if batch_norm:
+        y = layers.BatchNormalization(momentum=0.8, name=f"{name}_bn2")(y)
+    return layers.Add(name=f"{name}_add")([x, y])
 
 
-def _bce_logits(labels, logits):
-    """Mean binary cross-entropy with logits over everything but the batch axis -> (N,)."""
-    logits = ops.cast(logits, "float32")
-    per_element = ops.binary_crossentropy(ops.broadcast_to(labels, ops.shape(logits)), logits, from_logits=True)
-    return ops.mean(ops.reshape(per_element, (ops.shape(logits)[0], -1)), axis=1)
+def srresnet(scale: int = 4, num_res_blocks: int = 16, filters: int = 64, channels: int = 3,
+             bicubic_residual: bool = False, batch_norm: bool = True, name: str | None = None) -> keras.Model:
+    """SRResNet, the SRGAN generator (Ledig et al. 2017, Fig. 4): LR (N, h, w, C) -> (N, h*scale, w*scale, C).
 
+    k9n64s1 + PReLU; ``num_res_blocks`` residual blocks (k3n64s1, BN, PReLU, k3n64s1, BN, skip);
+    k3n64s1 + BN and the global skip from the first layer; per x2 (or x3) stage: conv to
+    ``filters * factor**2`` -> pixel shuffle -> PReLU (ICNR init); k9 conv to C, linear.
 
-def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
-    """``-log D(real) - log(1 - D(fake))`` per sample (N,); ``label_smoothing`` lowers the real label to 1 - s."""
-    return _bce_logits(1.0 - label_smoothing, real_logits) + _bce_logits(0.0, fake_logits)
+    Differences from the paper, on purpose: images are [0, 1] in and out (the paper scales HR to
+    [-1, 1] with a tanh output; we keep the library's convention and leave the output linear), and
+    the last layer runs in float32 so mixed-precision training returns float32 images.
+    BatchNorm momentum 0.8 as in most public SRGAN re-implementations (faster statistics for short runs).
 
-
-def adversarial_loss(fake_logits):
-    """The generator's non-saturating loss ``-log D(G(x))`` per sample (N,)."""
-    return _bce_logits(1.0, fake_logits)
-
-
-def _mixed_float16() -> bool:
-    return keras.mixed_precision.global_policy().name == "mixed_float16"
-
-
-class AdversarialModel(keras.Model):
-    """What every two-player model of the course shares (SRGAN here; DCGAN and CycleGAN in
-    :mod:`sr_lib.gan_classics`): a generator optimizer, a discriminator optimizer, and ``Mean``
-    trackers in ``self.trackers`` (a dict name -> ``keras.metrics.Mean``) that ``fit`` reports.
+    ``bicubic_residual=True`` (not in the paper) adds the bicubic upsampling of the input to the
+    output and starts the last layer at zero, so the untrained network *is* bicubic and training
+    only learns the missing detail (VDSR's global residual). The paper trains for 10**6 steps and
+    needs no such help; a CPU budget of a few thousand steps does (notebook 04, demo mode).
+    ``batch_norm=False`` drops the BatchNorm layers, as EDSR (Lim et al. 2017, arXiv 1707.02921)
+    did to SRResNet: BN normalises away the range of the features, which SR needs.
     """
+    factors = subpixel_stages(scale)
+    inputs = keras.Input((None, None, channels), name="lr")
+    x = layers.Conv2D(filters, 9, padding="same", name="head_conv")(inputs)
+    x = head = layers.PReLU(shared_axes=[1, 2], name="head_prelu")(x)
+    for block in range(num_res_blocks):
+        x = _residual_block(x, filters, f"res_{block}", batch_norm)
+    x = layers.Conv2D(filters, 3, padding="same", name="body_conv")(x)
+    if batch_norm:
+        x = layers.BatchNormalization(momentum=0.8, name="body_bn")(x)
+    x = layers.Add(name="global_skip")([head, x])
+    for stage, factor in enumerate(factors):
+        x = layers.Conv2D(filters * factor**2, 3, padding="same", kernel_initializer=ICNR("glorot_uniform", factor),
+                          name=f"up_{stage}_conv")(x)
+        x = PixelShuffle(factor, name=f"up_{stage}_shuffle")(x)
+        x = layers.PReLU(shared_axes=[1, 2], name=f"up_{stage}_prelu")(x)
+    outputs = layers.Conv2D(channels, 9, padding="same", dtype="float32", name="output",
+                            kernel_initializer="zeros" if bicubic_residual else "glorot_uniform")(x)
+    if bicubic_residual:  # Keras' bicubic, not MATLAB's: see "Three bicubics" in sr_lib.models
+        upsampled = layers.UpSampling2D(int(scale), interpolation="bicubic", dtype="float32", name="bicubic")(inputs)
+        outputs = layers.Add(dtype="float32", name="residual")([upsampled, outputs])
+    return keras.Model(inputs, outputs, name=name or f"srresnet_x{scale}_b{num_res_blocks}_f{filters}")
 
-    def _set_optimizers(self, g_optimizer, d_optimizer, g_variables, d_variables, **kwargs):
-        """Store both optimizers (loss-scaled under ``mixed_float16``) and create their variables."""
-        if _mixed_float16():
-            g_optimizer, d_optimizer = _loss_scaled(g_optimizer), _loss_scaled(d_optimizer)
-        # Keras' own slot is the generator's optimizer: its ``iterations`` is the step counter that
-        # callbacks (TensorBoard, backups) read. It is built below on the generator's variables only.
-        super().compile(optimizer=g_optimizer, **kwargs)
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        # Create the optimizer variables now, so a backup can restore them before the first step.
-        self.g_optimizer.build(g_variables)
-        self.d_optimizer.build(d_variables)
 
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
+def srgan_discriminator(input_size: int = 96, channels: int = 3, filters: int = 64,
+                        name: str = "srgan_discriminator") -> keras.Model:
+    """The SRGAN discriminator (Ledig et al. 2017, Fig. 4): (N, S, S, C) in [0, 1] -> (N, 1) logits.
+
+    k3n64s1 + LeakyReLU(0.2); then k3n64s2, k3n128s1, k3n128s2, k3n256s1, k3n256s2, k3n512s1, k3n512s2,
+    each + BN + LeakyReLU; dense 1024 + LeakyReLU; dense 1 (a logit: the sigmoid lives in the loss,
+    which is numerically safer). The dense layers fix the input size (the paper: 96 x 96 HR crops).
+    Inputs are rescaled to [-1, 1] inside.
+    """
+    if input_size % 16:
+        raise ValueError(f"srgan_discriminator: input_size must be a multiple of 16 (4 stride-2 layers), got {input_size}")
+    inputs = keras.Input((input_size, input_size, channels), name="image")
+    x = layers.Rescaling(2.0, offset=-1.0, name="to_pm1")(inputs)
+    x = layers.Conv2D(filters, 3, padding="same", name="conv_0")(x)
+    x = layers.LeakyReLU(0.2, name="lrelu_0")(x)
+    plan = [(1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2)]  # (width multiple, stride)
+    for i, (multiple, stride) in enumerate(plan, start=1):
+        x = layers.Conv2D(filters * multiple, 3, strides=stride, padding="same", name=f"conv_{i}")(x)
+        x = layers.BatchNormalization(momentum=0.8, name=f"bn_{i}")(x)
+        x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(filters * 16, name="dense_1024")(x)
+    x = layers.LeakyReLU(0.2, name="lrelu_dense")(x)
+    outputs = layers.Dense(1, dtype="float32", name="logit")(x)
+    return keras.Model(inputs, outputs, name=name)
 
 
 class SRGAN(AdversarialModel):
@@ -97,6 +141,7 @@ class SRGAN(AdversarialModel):
         super().__init__(**kwargs)
         self.generator, self.discriminator = generator, discriminator
         self.scale, self.conditional = int(scale), bool(conditional)
+        # Keras' bicubic, not MATLAB's: see "Three bicubics" in sr_lib.models.
         self.upsample = keras.layers.UpSampling2D(self.scale, interpolation="bicubic", name="condition_upsample")
         self.trackers = {
             name: keras.metrics.Mean(name=name)
@@ -185,9 +230,3 @@ class SRGAN(AdversarialModel):
         self.trackers["content_loss"].update_state(content)
         self.trackers["psnr"].update_state(psnr)
         return {"content_loss": self.trackers["content_loss"].result(), "psnr": self.trackers["psnr"].result()}
-
-
-def _loss_scaled(optimizer):
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        return optimizer
-    return keras.optimizers.LossScaleOptimizer(optimizer)

@@ -12,7 +12,7 @@
   (their Eq. 1 with the LSGAN objective, section 4), the cycle-consistency loss (Eq. 2,
   ``lambda = 10``) and the identity loss (section 5.2, weight ``0.5 * lambda``).
 
-Both models follow :class:`sr_lib.gan.SRGAN`: one discriminator update, then one generator update
+Both models follow :class:`sr_lib.models.SRGAN`: one discriminator update, then one generator update
 against the updated discriminator; optimizers are built in ``compile`` (so ``BackupAndRestore``
 restores them); losses are divided by the number of replicas (``MirroredStrategy``) and scaled by
 the ``LossScaleOptimizer`` under ``mixed_float16``. Train them with
@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from sr_lib.gan import AdversarialModel, adversarial_loss, discriminator_loss
+from sr_lib.models.adversarial import AdversarialModel, adversarial_loss, discriminator_loss
 from sr_lib.layers import ICNR, InstanceNormalization, KeepNoiseState, PixelShuffle
 
 __all__ = [
@@ -214,7 +214,7 @@ class DCGAN(KeepNoiseState, AdversarialModel):  # KeepNoiseState: backups keep t
     all-generated batch, so its BatchNorm normalises each with that batch's own statistics. A
     collapsed generator's batch has a tiny spread, which shows in those statistics, so the
     discriminator can punish a lack of variety. True: ONE call on [real; fake] with shared
-    statistics, as :class:`sr_lib.gan.SRGAN` does (there, separate batches kept the critic from
+    statistics, as :class:`sr_lib.models.SRGAN` does (there, separate batches kept the critic from
     learning at all); on the course's faces this ran into mode collapse within 300 steps (notebook 09).
     """
 
