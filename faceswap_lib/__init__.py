@@ -3,16 +3,20 @@
 Modules, in the order a face swap uses them (import them directly; this package imports none of
 them, so ``import faceswap_lib`` stays cheap and needs neither dlib nor OpenCV):
 
-- ``landmarks``  dlib's HOG face detector and 68-point shape predictor: ``detect(image)``
+- ``landmarks``  dlib's HOG face detector and 68-point shape predictor: ``detect(image)``, and
+                 ``detect_faces(frame)`` (a small copy first, full size if no face: extract, convert, score)
 - ``umeyama``    the least-squares similarity transform between point sets (Umeyama 1991)
 - ``align``      the mean face, ``align_matrix`` / ``aligned_crop`` / ``invert`` / ``transform_points``
-- ``video``      reading clips frame by frame (``read_frames``)
+- ``video``      reading clips frame by frame (``read_frames``), writing 8-bit frames and PNGs (``to_bgr8``, ``write_png``)
+- ``alignments`` the ``alignments.json`` format (``read_alignments``) and the aligned-face record ``AlignedFace``
+- ``masks``      landmark-hull masks, the forehead extension, erosion and feathering, eyes-and-mouth masks
+- ``recipe``     the shared defaults of extract, train, the command line and notebook 07 (``RECIPE``)
 - ``extract``    a clip -> aligned PNG crops + ``alignments.json`` (``extract``)
 - ``augment``    training pairs: random affine + warp -> (warped input, target)
 - ``models``     the shared-encoder autoencoder: ``faceswap_autoencoder`` / ``FaceSwapAutoencoder``
 - ``model_folder`` a model folder's settings, held-out faces and checks, without TensorFlow
 - ``training``   faces of an extract folder, warped-pair datasets, previews, resumable ``train``, save/load
-- ``convert``    masks, colour correction, blending, the synthetic label, ``swap_face``, ``convert_video``
+- ``convert``    colour correction, blending, the synthetic label, ``swap_face``, ``convert_video``
 - ``identity``   dlib face-recognition embeddings and the identity score of a swap
 - ``score``      the swap score: identity, expression, sharpness, the swap success rate, a blur control
 - ``synthetic``  a stand-in moving clip from one photo, for runs without the face clips

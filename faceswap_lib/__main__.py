@@ -6,7 +6,8 @@
     python -m faceswap_lib convert VIDEO MODEL_DIR OUT.mp4 [--direction a2b]
     python -m faceswap_lib score VIDEO OUT.mp4 MODEL_DIR [--direction a2b] [--json SCORE.json]
 
-``train``: the recipe (defaults, see :data:`DEFAULT_LEARNING_RATE`): Adam 3e-4, a tight crop
+``train``: the recipe (defaults, :data:`faceswap_lib.recipe.RECIPE`, shared with
+:func:`faceswap_lib.training.train` and notebook 07): Adam 3e-4, a tight crop
 (``--padding 0.1``: eyebrows to chin; ``--padding 0.25`` trains on the whole extracted crop as
 before), MAE + SSIM loss (``--priority-weight W`` adds the eyes-and-mouth term), warp 0.02.
 ``--steps`` (default 1,000 when ``--minutes`` is not given either) and ``--minutes`` are
@@ -53,20 +54,10 @@ import sys
 
 from sr_lib.console import one_line
 
-#: ``train``'s total when neither ``--steps`` nor ``--minutes`` is given.
-DEFAULT_STEPS = 1000
+from .recipe import RECIPE
+
 #: ``train`` writes a preview this often by default (minutes of training).
 DEFAULT_PREVIEW_MINUTES = 5.0
-#: ``train``'s recipe, chosen by 8-minute trials on the course pair d6/d14 on 2 loaded CPU cores
-#: (results/faceswap_recipe.json; issue 20): Adam 3e-4 instead of 1e-4 (lower loss and a nearer
-#: target in fewer steps) and a tight crop, padding 0.1 (the 160 px centre of a 256 px extract:
-#: eyebrows to chin; the face gets 51 instead of 32 of the model's 64 px: sharpness 0.06-0.12 ->
-#: 0.27 of the target's real faces, identity distance 0.53-0.59 -> 0.46-0.50). The eyes-and-mouth
-#: priority term (weight 10) did not help at 8 minutes and stays off; the warp was not tried.
-DEFAULT_LEARNING_RATE = 3e-4
-DEFAULT_TRAIN_PADDING = 0.1
-DEFAULT_PRIORITY_WEIGHT = 0.0
-DEFAULT_WARP = 0.02
 
 CONSENT = (
     "Consent: swap only faces of people who agreed to it (the course's two provided clips, or your "
@@ -146,7 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("extract", help="detect, align and save the faces of a clip", epilog=CONSENT)
     p.add_argument("video", help="input clip (mp4, avi, ...)")
     p.add_argument("out_dir", help="folder for the aligned PNG crops and alignments.json")
-    p.add_argument("--size", type=int, default=256, help="side of the aligned crops in pixels (default 256)")
+    p.add_argument("--size", type=int, default=RECIPE.extract_size,
+                   help=f"side of the aligned crops in pixels (default {RECIPE.extract_size})")
     p.add_argument("--every-nth", type=int, default=1, help="process every n-th frame (default 1)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
 
@@ -155,15 +147,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("b_dir", help="extract folder of person B")
     p.add_argument("model_dir", help="model folder (created; if it holds a model, training continues)")
     p.add_argument("--steps", type=int, default=None,
-                   help=f"train until the model has made this many optimizer steps in total (default {DEFAULT_STEPS}, "
+                   help=f"train until the model has made this many optimizer steps in total (default {RECIPE.steps}, "
                         "or no step limit with --minutes); a finished model is left alone")
     p.add_argument("--minutes", type=float, default=None,
                    help="train until the model has trained this many minutes in total (with --steps: whichever "
                         "comes first)")
-    p.add_argument("--batch-size", type=int, default=16, help="faces per person per step (default 16)")
-    p.add_argument("--size", type=int, default=64, help="model input size in pixels (default 64)")
-    p.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE,
-                   help=f"Adam learning rate (default {DEFAULT_LEARNING_RATE:g})")
+    p.add_argument("--batch-size", type=int, default=RECIPE.batch_size,
+                   help=f"faces per person per step (default {RECIPE.batch_size})")
+    p.add_argument("--size", type=int, default=RECIPE.size, help=f"model input size in pixels (default {RECIPE.size})")
+    p.add_argument("--learning-rate", type=float, default=RECIPE.learning_rate,
+                   help=f"Adam learning rate (default {RECIPE.learning_rate:g})")
     p.add_argument("--chunk", type=int, default=100, help="checkpoint every this many steps (default 100)")
     p.add_argument("--holdout", type=float, default=None,
                    help="keep the last FRACTION of every clip's faces out of training, for `score` (default 0; "
@@ -173,15 +166,16 @@ def _parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_PREVIEW_MINUTES:g}; 0: never)")
     p.add_argument("--preview-every", type=int, default=0, help="also write a preview every N steps (0: never)")
     p.add_argument("--mask", action="store_true", help="decoders also predict a face mask")
-    p.add_argument("--padding", type=float, default=DEFAULT_TRAIN_PADDING,
+    p.add_argument("--padding", type=float, default=RECIPE.padding,
                    help="train on the centre of the extracted crops where the face has this padding (smaller: "
-                        f"tighter; default {DEFAULT_TRAIN_PADDING}; the extract's own is 0.25: head, neck and border); "
+                        f"tighter; default {RECIPE.padding}; the extract's own is {RECIPE.extract_padding}: head, neck "
+                        "and border); "
                         "a model keeps the crop it started with")
-    p.add_argument("--priority-weight", type=float, default=DEFAULT_PRIORITY_WEIGHT,
+    p.add_argument("--priority-weight", type=float, default=RECIPE.priority_weight,
                    help="weight of the extra eyes-and-mouth loss term (DeepFaceLab's eyes/mouth priority; "
-                        f"default {DEFAULT_PRIORITY_WEIGHT:g}; 0: off)")
-    p.add_argument("--warp", type=float, default=DEFAULT_WARP,
-                   help=f"random-warp strength, std of the displacements as a share of the size (default {DEFAULT_WARP:g})")
+                        f"default {RECIPE.priority_weight:g}; 0: off)")
+    p.add_argument("--warp", type=float, default=RECIPE.warp,
+                   help=f"random-warp strength, std of the displacements as a share of the size (default {RECIPE.warp:g})")
     p.add_argument("--seed", type=int, default=0)
 
     p = commands.add_parser("score", help="measure a swapped clip: identity, expression, sharpness", epilog=CONSENT)
@@ -300,7 +294,7 @@ def _train(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if not (math.isfinite(value) and value >= 0):
             raise CommandError("python -m faceswap_lib", f"--{name.replace('_', '-')} must be >= 0, got {value}")
-    steps = DEFAULT_STEPS if args.steps is None and args.minutes is None else args.steps
+    steps = RECIPE.steps if args.steps is None and args.minutes is None else args.steps
     for folder in (args.a_dir, args.b_dir):
         if not Path(folder).is_dir():
             raise CommandError(folder, "extract folder not found")

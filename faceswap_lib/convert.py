@@ -9,10 +9,10 @@ For every frame of a source clip (:func:`convert_video`, one frame: :func:`swap_
    (:func:`transfer_color_lab`; E. Reinhard et al., *Color transfer between images*, IEEE CG&A
    21(5), 2001) or per-channel histogram matching (:func:`match_histograms`), both measured
    inside the face mask only;
-4. build the mask in the crop: the convex hull of the landmarks (:func:`hull_mask`), by default
-   extended over the forehead (:func:`extended_points`), eroded so that its edge stays inside
-   the face, and feathered with a Gaussian blur (:func:`erode_and_feather`); or the mask the
-   decoder predicts;
+4. build the mask in the crop (:mod:`faceswap_lib.masks`): the convex hull of the landmarks
+   (``hull_mask``), by default extended over the forehead (``extended_points``), eroded so that
+   its edge stays inside the face, and feathered with a Gaussian blur (``erode_and_feather``); or
+   the mask the decoder predicts;
 5. warp face and mask back into the frame with the inverse matrix (:func:`paste_back`);
 6. blend: a feathered alpha blend (:func:`alpha_blend`) or Poisson blending with
    ``cv2.seamlessClone`` (:func:`seamless_clone`; P. Pérez, M. Gangnet, A. Blake, *Poisson image
@@ -41,16 +41,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from sr_lib.files import atomic_path, temporary_name
+from sr_lib.files import temporary_name
+
+from .landmarks import DEFAULT_DETECT_SIZE
+from .masks import erode_and_feather, extended_points, hull_mask
+from .video import to_bgr8, write_png
 
 __all__ = [
     "SYNTHETIC_TEXT",
     "BLENDS",
     "MASKS",
     "COLORS",
-    "hull_mask",
-    "extended_points",
-    "erode_and_feather",
     "transfer_color_lab",
     "match_histograms",
     "alpha_blend",
@@ -87,56 +88,6 @@ def _check_mask(mask, shape, name: str) -> np.ndarray:
     if m.shape != tuple(shape[:2]):
         raise ValueError(f"{name}: mask of shape {m.shape} does not match the image's {tuple(shape[:2])}")
     return m
-
-
-def hull_mask(points, shape) -> np.ndarray:
-    """(H, W) float32: 1 inside the convex hull of the (n, 2) points (x, y), 0 outside."""
-    import cv2
-
-    p = np.asarray(points, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != 2 or len(p) < 3:
-        raise ValueError(f"hull_mask: expected at least 3 (x, y) points, got shape {p.shape}")
-    mask = np.zeros(tuple(shape[:2]), np.uint8)
-    hull = cv2.convexHull(np.round(p * 16).astype(np.int32))  # 4 fractional bits: sub-pixel edges
-    cv2.fillConvexPoly(mask, hull, 1, lineType=cv2.LINE_8, shift=4)
-    return mask.astype(np.float32)
-
-
-def extended_points(face_landmarks, forehead: float = 0.3) -> np.ndarray:
-    """The 68 landmarks plus the brows (17-26) moved up by ``forehead`` x the brow-to-chin distance.
-
-    The hull of the 68 points stops at the brows; its extension covers the forehead too (the
-    "extended" mask of face-swap tools), so more of what identifies a face is swapped. "Up" is
-    the face's own axis, from the chin (8) to the middle of the brows, so it follows head tilts.
-    Returns (78, 2) points.
-    """
-    p = np.asarray(face_landmarks, dtype=np.float64)
-    if p.shape != (68, 2):
-        raise ValueError(f"extended_points: expected (68, 2) landmarks, got {p.shape}")
-    up = p[17:27].mean(axis=0) - p[8]
-    return np.concatenate([p, p[17:27] + forehead * up])
-
-
-def erode_and_feather(mask, erode: int = 0, feather: float = 0.0) -> np.ndarray:
-    """Shrink a mask by ``erode`` pixels (elliptic kernel), then blur it (Gaussian, sigma ``feather``).
-
-    The erosion moves the seam inside the face, away from the jaw line and the background; the
-    blur turns the hard 0/1 edge into a ramp about ``4 * feather`` pixels wide. Returns (H, W)
-    float32 in [0, 1].
-    """
-    import cv2
-
-    m = np.asarray(mask, dtype=np.float32)
-    if m.ndim != 2:
-        raise ValueError(f"erode_and_feather: expected an (H, W) mask, got shape {m.shape}")
-    if erode < 0 or feather < 0:
-        raise ValueError(f"erode_and_feather: erode and feather must be >= 0, got {erode}, {feather}")
-    if erode:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1))
-        m = cv2.erode(m, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    if feather:
-        m = cv2.GaussianBlur(m, (0, 0), sigmaX=feather, borderType=cv2.BORDER_CONSTANT)
-    return np.clip(m, 0, 1).astype(np.float32)
 
 
 def _region(mask, shape):
@@ -220,8 +171,7 @@ def seamless_clone(background, foreground, mask) -> np.ndarray:
         return bg.copy()
     x, y, w, h = cv2.boundingRect(m)
     center = (x + w // 2, y + h // 2)
-    to8 = lambda im: np.ascontiguousarray((np.clip(im, 0, 1)[..., ::-1] * 255 + 0.5).astype(np.uint8))
-    out = cv2.seamlessClone(to8(fg), to8(bg), m, center, cv2.NORMAL_CLONE)
+    out = cv2.seamlessClone(to_bgr8(fg), to_bgr8(bg), m, center, cv2.NORMAL_CLONE)
     return out[..., ::-1].astype(np.float32) / 255
 
 
@@ -269,14 +219,6 @@ def paste_back(crop, matrix, frame_shape, *, interpolation=None) -> np.ndarray:
     return np.clip(out, 0, 1)
 
 
-def _crop_matrix(matrix, crop_size: int, size: int) -> np.ndarray:
-    """A frame -> ``crop_size`` crop matrix rescaled to a ``size`` crop (pixel centres at integers)."""
-    k = size / crop_size
-    m = np.asarray(matrix, dtype=np.float64) * k
-    m[:, 2] += 0.5 * k - 0.5
-    return m
-
-
 def swap_face(
     frame,
     face_landmarks,
@@ -316,6 +258,7 @@ def swap_face(
         added here (see :func:`add_synthetic_label`).
     """
     from .align import DEFAULT_PADDING, aligned_crop
+    from .alignments import AlignedFace
 
     if blend not in BLENDS:
         raise ValueError(f"blend must be one of {BLENDS}, got {blend!r}")
@@ -329,9 +272,10 @@ def swap_face(
     size = model.size
     # Crop as the training faces were made: an aligned crop_size crop, shrunk with INTER_AREA
     # (a direct bilinear 64 px crop of a large face would alias and look unlike the training data).
-    big_crop, big_matrix = aligned_crop(frame, face_landmarks, crop_size, DEFAULT_PADDING if padding is None else padding)
-    crop = cv2.resize(big_crop, (size, size), interpolation=cv2.INTER_AREA) if crop_size != size else big_crop
-    matrix = _crop_matrix(big_matrix, crop_size, size)
+    padding = DEFAULT_PADDING if padding is None else padding
+    big_crop, big_matrix = aligned_crop(frame, face_landmarks, crop_size, padding)
+    crop, aligned = AlignedFace(np.asarray(face_landmarks, np.float64), big_matrix, crop_size, padding).resize(big_crop, size)
+    matrix = aligned.matrix
     output = model.swap(crop[None], to)[0]
     face = output[..., :3]
     if mask == "predicted":
@@ -435,10 +379,6 @@ class ConvertSummary:
         return {**asdict(self), "frames_per_second": self.frames_per_second}
 
 
-def _to_bgr8(image):
-    return np.ascontiguousarray((np.clip(image, 0, 1)[..., ::-1] * 255 + 0.5).astype(np.uint8))
-
-
 def convert_video(
     video,
     model,
@@ -453,13 +393,15 @@ def convert_video(
     preview: bool = True,
     progress: bool = True,
     frame_callback: Callable[[int, np.ndarray, np.ndarray, Any], None] | None = None,
-    detect_size: int | None = 256,
+    detect_size: int | None = DEFAULT_DETECT_SIZE,
     **swap_kwargs,
 ) -> ConvertSummary:
     """Swap the face in every frame of ``video`` for decoder ``to``'s face; write a video and a preview.
 
-    Frames ``start, start + every_nth, ...`` are converted (at most ``max_frames``; earlier ones
-    are decoded and skipped). Frames where no face is found are written unchanged (and unlabelled: nothing was swapped).
+    Frames ``start, start + every_nth, ...`` are converted (at most ``max_frames``; the others are
+    grabbed and skipped, :func:`faceswap_lib.video.read_frames`). Faces are found by
+    :func:`faceswap_lib.landmarks.detect_faces` (on a ``detect_size`` copy, then at full
+    size; None: full size only). Frames where no face is found are written unchanged (and unlabelled: nothing was swapped).
     Frames that cannot be decoded (a damaged file) are skipped and listed in the summary.
     The preview, ``<out stem>_preview.png`` beside the video, shows up to three frames as
     original | swapped. ``frame_callback(index, original, swapped, face)`` is called for every
@@ -474,7 +416,7 @@ def convert_video(
         ValueError: no face was found in any frame of the clip.
     """
     from sr_lib.files import FileError, refuse_same_file
-    from .landmarks import detect
+    from .landmarks import detect_faces
     from .video import ReadReport, read_frames, video_info
 
     if start < 0 or every_nth < 1:
@@ -494,9 +436,7 @@ def convert_video(
     writer, written_path = open_writer(temporary, info.fps / every_nth or 25.0, info.width, info.height)
     path = out_path.with_suffix(written_path.suffix)  # .avi if open_writer fell back to MJPG
     report = ReadReport()
-    frames = ((i, f) for i, f in read_frames(video, report=report) if i >= start and (i - start) % every_nth == 0)
-    if max_frames is not None:
-        frames = (item for item, _ in zip(frames, range(max_frames)))
+    frames = read_frames(video, start=start, every_nth=every_nth, max_frames=max_frames, report=report)
     if progress:
         from tqdm import tqdm
 
@@ -508,7 +448,7 @@ def convert_video(
     try:
         try:
             for k, (index, frame) in enumerate(frames):
-                faces = detect(frame, detect_size=detect_size) or (detect(frame) if detect_size else [])
+                faces = detect_faces(frame, detect_size=detect_size)
                 if faces:
                     swapped, _ = swap_face(frame, faces[0].landmarks, model, to, padding=padding, **swap_kwargs)
                     if frame_callback is not None:
@@ -518,7 +458,7 @@ def convert_video(
                 else:
                     out = frame
                     summary.frames_without_face.append(index)
-                writer.write(_to_bgr8(out))
+                writer.write(to_bgr8(out))
                 summary.frames_written += 1
                 if k in show:
                     shown.append(np.concatenate([frame, out], axis=1))
@@ -536,12 +476,8 @@ def convert_video(
         if summary.frames_swapped == 0:
             raise ValueError(f"no face found in any of the {summary.frames_written} frames read from {video}")
         if preview and shown:
-            import cv2
-
-            with atomic_path(path.with_name(path.stem + "_preview.png")) as preview_tmp:
-                if not cv2.imwrite(str(preview_tmp), _to_bgr8(np.concatenate(shown, axis=0))):
-                    raise FileError(preview_tmp, "could not write the preview PNG")
-            summary.preview_path = str(path.with_name(path.stem + "_preview.png"))
+            summary.preview_path = str(write_png(path.with_name(path.stem + "_preview.png"),
+                                                 np.concatenate(shown, axis=0)))
         os.replace(written_path, path)  # the video last: only a complete run replaces an earlier one
     except BaseException:
         written_path.unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 For every frame (or every n-th): find the faces, keep the largest, predict its 68 landmarks, cut
 out the aligned crop (:mod:`faceswap_lib.align`) and save it as a PNG. One JSON sidecar per folder,
-``alignments.json``, keeps what the later steps need to put a generated face back: per saved crop
+``alignments.json`` (its format: :mod:`faceswap_lib.alignments`), keeps what the later steps need to put a generated face back: per saved crop
 the clip, the frame index, the detector box, the 68 landmarks and the 2 x 3 matrix (frame ->
 crop), plus per clip its settings, the frames where no face was found and the frames that could
 not be decoded.
@@ -29,40 +29,27 @@ resolution on one core), so it runs on a copy of the frame shrunk to ``detect_si
 long side (a face filling these close-up clips is still far above the detector's 80-pixel
 minimum); the box is scaled back up and the landmarks are predicted on the full-resolution
 frame. If the small frame shows no face, the full-resolution frame is tried before the frame is
-counted as faceless. ``benchmarks/extract_faces.py`` measures the frame rate on the provided clips.
+counted as faceless (:func:`faceswap_lib.landmarks.detect_faces`, which convert and score use too). ``benchmarks/extract_faces.py`` measures the frame rate on the provided clips.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .align import DEFAULT_PADDING, aligned_crop
 from sr_lib.files import FileError, atomic_path, refuse_same_file, temporary_name
+
+from .align import aligned_crop
+from .alignments import ALIGNMENTS_FILE, FORMAT, format_alignments, read_alignments
 from .errors import Interrupted
-from .landmarks import detect, load_models
-from .video import ReadReport, read_frames, video_info
+from .landmarks import DEFAULT_DETECT_SIZE, detect_faces, load_models
+from .recipe import RECIPE
+from .video import ReadReport, read_frames, video_info, write_png
 
-__all__ = ["ALIGNMENTS_FILE", "DEFAULT_DETECT_SIZE", "ExtractSummary", "extract", "read_alignments"]
-
-#: Name of the per-clip sidecar written next to the crops.
-ALIGNMENTS_FILE = "alignments.json"
-
-#: Long side (pixels) of the frame copy the detector sees.
-DEFAULT_DETECT_SIZE = 256
-
-_FORMAT = "faceswap_lib.alignments/2"
-_OLD_FORMAT = "faceswap_lib.alignments/1"  # one clip, its settings at the top level; still read
-
-#: Per-clip fields of the sidecar (under ``"clips"``; at the top level in the old format).
-_CLIP_FIELDS = ("video", "video_path", "width", "height", "fps", "every_nth", "max_frames", "detect_size",
-                "frames_read", "frames_without_face", "frame_count", "undecodable_frames")
+__all__ = ["ExtractSummary", "extract"]
 
 
 @dataclass
@@ -93,23 +80,6 @@ class ExtractSummary:
         return {**asdict(self), "frames_per_second": self.frames_per_second}
 
 
-def _write_png(path: Path, rgb_uint8: np.ndarray) -> None:
-    """Write an RGB uint8 PNG via a temporary file (an earlier crop survives a failed write)."""
-    import cv2
-
-    with atomic_path(path) as temporary:
-        if not cv2.imwrite(str(temporary), np.ascontiguousarray(rgb_uint8[..., ::-1])):
-            raise FileError(path, "could not write the PNG")
-
-
-def _format_sidecar(sidecar: dict[str, Any]) -> str:
-    """JSON with the header fields one per line and each face on one line (diffable, greppable)."""
-    header = {k: v for k, v in sidecar.items() if k != "faces"}
-    lines = [f" {json.dumps(k)}: {json.dumps(v)}," for k, v in header.items()]
-    faces = ",\n".join(f"  {json.dumps(face)}" for face in sidecar["faces"])
-    return "{\n" + "\n".join(lines) + '\n "faces": [\n' + faces + ("\n" if faces else "") + " ]\n}\n"
-
-
 def _clip_key(clips: dict[str, dict], video_path: Path) -> tuple[str, bool]:
     """(key, replaces): this clip's key in ``clips``, and whether it is already there (a re-run)."""
     resolved = str(video_path.resolve())
@@ -138,8 +108,8 @@ def _existing(out: Path) -> dict[str, Any] | None:
 def extract(
     video_path: str | os.PathLike,
     out_dir: str | os.PathLike,
-    size: int = 256,
-    padding: float = DEFAULT_PADDING,
+    size: int = RECIPE.extract_size,
+    padding: float = RECIPE.extract_padding,
     every_nth: int = 1,
     max_frames: int | None = None,
     progress: bool = True,
@@ -154,9 +124,10 @@ def extract(
         video_path: the clip (anything ``cv2.VideoCapture`` decodes).
         out_dir: folder for the crops and ``alignments.json`` (created). If it already holds
             other clips, this one is merged in (see the module notes).
-        size: side of the square aligned crops, pixels.
-        padding: crop margin on each side as a fraction of ``size`` (see
-            :data:`faceswap_lib.align.DEFAULT_PADDING`).
+        size: side of the square aligned crops, pixels (default: the recipe's, 256;
+            :data:`faceswap_lib.recipe.RECIPE`).
+        padding: crop margin on each side as a fraction of ``size`` (default: the recipe's, 0.25,
+            :data:`faceswap_lib.align.DEFAULT_PADDING`; training cuts its tighter crop from it).
         every_nth: process frames 0, n, 2n, ... only.
         max_frames: stop after this many processed frames (None: the whole clip).
         progress: show a tqdm progress bar.
@@ -224,9 +195,7 @@ def extract(
     try:
         for index, frame in frames:
             frames_read += 1
-            found = detect(frame, upsample=upsample, detect_size=detect_size, model_path=model_path)
-            if not found and detect_size is not None:
-                found = detect(frame, upsample=upsample, detect_size=None, model_path=model_path)
+            found = detect_faces(frame, detect_size=detect_size, upsample=upsample, model_path=model_path)
             if not found:
                 without_face.append(index)
                 continue
@@ -235,7 +204,7 @@ def extract(
             name = f"{key}_{index:06d}.png"
             temporary = temporary_name(out / name)
             pending.append((temporary, out / name))
-            _write_png(temporary, crop)
+            write_png(temporary, crop)
             faces.append({
                 "file": name,
                 "video": key,
@@ -277,12 +246,12 @@ def extract(
         "undecodable_frames": list(report.undecodable),
     }}
     kept = [f for f in (old["faces"] if old else []) if f["video"] in others]
-    sidecar = {"format": _FORMAT, "size": size, "padding": padding, "clips": clips, "faces": kept + faces}
+    sidecar = {"format": FORMAT, "size": size, "padding": padding, "clips": clips, "faces": kept + faces}
     try:
         for temporary, final in pending:
             os.replace(temporary, final)
         with atomic_path(out / ALIGNMENTS_FILE) as temporary:
-            temporary.write_text(_format_sidecar(sidecar), encoding="utf-8")
+            temporary.write_text(format_alignments(sidecar), encoding="utf-8")
     except BaseException:
         discard()
         raise
@@ -302,42 +271,3 @@ def extract(
         clip=key,
         read_report="" if report.complete else report.message(),
     )
-
-
-def read_alignments(path: str | os.PathLike, *, arrays: bool = True) -> dict[str, Any]:
-    """Load an ``alignments.json`` (or the folder holding one), with NumPy arrays per face.
-
-    Returns the sidecar as a dict: ``"size"``, ``"padding"``, ``"clips"`` (clip key -> that clip's
-    settings and frame lists) and ``"faces"``; every face has ``"video"``, its clip key. When the
-    folder holds one clip, that clip's fields (``"video"``, ``"frames_without_face"``, ...) are
-    also at the top level, as in the earlier one-clip format, which is read too. In each face
-    (with ``arrays``), ``"landmarks"`` is a (68, 2) float64 array, ``"matrix"`` a (2, 3) float64
-    array and ``"box"`` a tuple (left, top, right, bottom).
-
-    Raises:
-        FileNotFoundError: no such file. ValueError: not a faceswap_lib alignments file.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / ALIGNMENTS_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise FileError(path, f"not valid JSON ({error})") from error
-    if not isinstance(data, dict) or data.get("format") not in (_FORMAT, _OLD_FORMAT):
-        found = data.get("format") if isinstance(data, dict) else None
-        raise FileError(path, f"not a faceswap_lib alignments file (format {found!r})")
-    if data["format"] == _OLD_FORMAT:  # one clip, keyed by its stem as the old crop names were
-        key = Path(data["video"]).stem
-        data["clips"] = {key: {k: data[k] for k in _CLIP_FIELDS if k in data}}
-        for face in data["faces"]:
-            face.setdefault("video", key)
-        data["format"] = _FORMAT
-    if len(data["clips"]) == 1:
-        data.update(next(iter(data["clips"].values())))
-    if arrays:
-        for face in data["faces"]:
-            face["landmarks"] = np.asarray(face["landmarks"], dtype=np.float64)
-            face["matrix"] = np.asarray(face["matrix"], dtype=np.float64)
-            face["box"] = tuple(face["box"])
-    return data

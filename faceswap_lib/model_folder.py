@@ -77,7 +77,7 @@ def holdout_split(entries: list[dict], fraction: float, clips: dict[str, dict] |
     """Split a face folder's faces into training and held-out faces: the last share of every clip.
 
     Args:
-        entries: the ``"faces"`` of :func:`faceswap_lib.extract.read_alignments` (each has
+        entries: the ``"faces"`` of :func:`faceswap_lib.alignments.read_alignments` (each has
             ``"video"``, its clip key, and ``"frame"``).
         fraction: share of each clip's faces to hold out, in [0, 1); 0 holds out nothing. A clip
             with faces keeps at least one for training and, when ``fraction > 0``, holds out at least one.
@@ -147,7 +147,7 @@ def held_out_frames(settings: dict[str, Any], side: str, video: str | os.PathLik
     clips = (settings.get("clips") or {}).get(side)
     if clips is None and settings.get(side):  # a model from before clips were recorded: its face folder's
         try:
-            from .extract import read_alignments
+            from .alignments import read_alignments
 
             clips = read_alignments(settings[side], arrays=False)["clips"]
         except (OSError, ValueError, KeyError):
@@ -160,7 +160,7 @@ def held_out_frames(settings: dict[str, Any], side: str, video: str | os.PathLik
 def face_counts(folder: str | os.PathLike, holdout: float = 0.0) -> tuple[int, int]:
     """``(training faces, held-out faces)`` of an ``extract`` folder for a holdout fraction (reads
     only ``alignments.json``). Raises FileNotFoundError without one (says to run ``extract``)."""
-    from .extract import ALIGNMENTS_FILE, read_alignments
+    from .alignments import ALIGNMENTS_FILE, read_alignments
 
     folder = Path(folder)
     if not (folder / ALIGNMENTS_FILE).is_file():

@@ -122,21 +122,22 @@ def analysis_crop(image, landmarks, size: int = ANALYSIS_SIZE) -> tuple[np.ndarr
     """
     import cv2
 
-    from .align import aligned_crop, transform_points
-    from .convert import _crop_matrix
+    from .align import aligned_crop
+    from .alignments import AlignedFace
     from .landmarks import to_uint8
 
+    points = _points(landmarks)
     pixels = to_uint8(image).astype(np.float32) / 255
-    big, matrix = aligned_crop(pixels, _points(landmarks), 4 * size)
-    crop = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
-    return np.clip(crop, 0, 1), transform_points(landmarks, _crop_matrix(matrix, 4 * size, size))
+    big, matrix = aligned_crop(pixels, points, 4 * size)
+    crop, face = AlignedFace(points, matrix, 4 * size).resize(big, size)
+    return np.clip(crop, 0, 1), face.points
 
 
 def _inner_face(points, size: int) -> np.ndarray:
     """(size, size) bool: the hull of points 17-67 (brows to mouth, no jaw line), eroded by size / 32."""
     import cv2
 
-    from .convert import hull_mask
+    from .masks import hull_mask
 
     mask = hull_mask(np.asarray(points)[17:], (size, size)).astype(np.uint8)
     r = max(1, size // 32)
@@ -190,11 +191,11 @@ def measure(image, landmarks=None, *, fallback=None, size: int = ANALYSIS_SIZE) 
     ``fallback`` landmarks are used with ``found=False``; without a fallback, None is returned.
     """
     from .identity import embed
-    from .landmarks import detect
+    from .landmarks import detect_faces
 
     found = True
     if landmarks is None:
-        faces = detect(image, detect_size=256) or detect(image)
+        faces = detect_faces(image, detect_size=256)
         if faces:
             landmarks = faces[0].landmarks
         elif fallback is None:
@@ -328,11 +329,11 @@ def reference_faces(folder, n: int = REFERENCE_FACES, *, exclude: dict[str, int]
     """Measure ``n`` real faces, evenly spaced, of an ``extract`` folder (its crops and landmarks;
     no detection). ``exclude``: ``{clip key: first frame}``: leave out frames >= first frame of
     these clips (the frames being scored). Raises FileNotFoundError / ValueError as
-    :func:`faceswap_lib.extract.read_alignments`, or ValueError when no face is left."""
+    :func:`faceswap_lib.alignments.read_alignments`, or ValueError when no face is left."""
     import cv2
 
     from .align import transform_points
-    from .extract import read_alignments
+    from .alignments import read_alignments
 
     folder = Path(folder)
     sidecar = read_alignments(folder)
@@ -353,15 +354,15 @@ def reference_faces(folder, n: int = REFERENCE_FACES, *, exclude: dict[str, int]
 
 def _through_codec(frames: list[np.ndarray], fps: float) -> list[np.ndarray]:
     """The frames after the video writer ``convert`` uses (mp4v) and back: the same compression."""
-    from .convert import _to_bgr8, open_writer
-    from .video import read_frames
+    from .convert import open_writer
+    from .video import read_frames, to_bgr8
 
     with tempfile.TemporaryDirectory() as folder:
         h, w = frames[0].shape[:2]
         writer, path = open_writer(Path(folder) / "control.mp4", fps, w, h)
         try:
             for frame in frames:
-                writer.write(_to_bgr8(frame))
+                writer.write(to_bgr8(frame))
         finally:
             writer.release()
         return [f for _, f in read_frames(path)]

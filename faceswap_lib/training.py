@@ -1,7 +1,8 @@
 """Train the shared-encoder face swap: load faces, make warped pairs, train resumably, save.
 
-- :func:`load_faces` reads an ``extract`` folder (aligned PNGs + ``alignments.json``) into a
-  (N, size, size, 3) float32 array, the landmark-hull masks (N, size, size, 1) and the entries.
+- :func:`load_faces` reads an ``extract`` folder (aligned PNGs + ``alignments.json``,
+  :mod:`faceswap_lib.alignments`) into a (N, size, size, 3) float32 array, the landmark-hull masks
+  (N, size, size, 1; :mod:`faceswap_lib.masks`) and the entries.
 - :func:`pair_batches` / :func:`make_dataset`: endless batches ``((warped_a, warped_b),
   (target_a, target_b))`` from :func:`faceswap_lib.augment.augment`; with masks, the mask gets
   exactly the same affine and warp as its face (see :func:`augment_with_mask`).
@@ -16,7 +17,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -31,9 +31,7 @@ __all__ = [
     "CONFIG_FILE",
     "WEIGHTS_FILE",
     "load_faces",
-    "hull_masks",
     "tight_crop",
-    "priority_masks",
     "augment_with_mask",
     "pair_batches",
     "make_dataset",
@@ -46,14 +44,11 @@ __all__ = [
 ]
 
 from sr_lib.console import one_line
+
+from .masks import hull_masks, priority_masks
 from .model_folder import CONFIG_FILE, FORMAT as _FORMAT, WEIGHTS_FILE, read_settings  # noqa: F401 (re-exported)
-
-
-def hull_masks(landmarks_in_crop, size: int) -> np.ndarray:
-    """(N, 68, 2) landmarks in crop pixels -> (N, size, size, 1) float32 convex-hull masks (0 or 1)."""
-    from .convert import hull_mask
-
-    return np.stack([hull_mask(points, (size, size))[..., None] for points in landmarks_in_crop]).astype(np.float32)
+from .recipe import RECIPE
+from .video import write_png
 
 
 def tight_crop(crop_size: int, padding: float, new_padding: float | None) -> tuple[int, int, float]:
@@ -74,25 +69,6 @@ def tight_crop(crop_size: int, padding: float, new_padding: float | None) -> tup
     return side, (crop_size - side) // 2, 0.5 - inner / (2 * side)
 
 
-def priority_masks(landmarks_in_crop, size: int) -> np.ndarray:
-    """(N, 68, 2) landmarks in crop pixels -> (N, size, size, 1) float32 masks of the eyes and the mouth.
-
-    DeepFaceLab's "eyes and mouth priority": the convex hull of each eye (points 36-41, 42-47)
-    grown 1.8 x about its centre (lids and lashes) and of the mouth (48-67) grown 1.3 x.
-    """
-    import cv2
-
-    out = np.zeros((len(landmarks_in_crop), size, size), np.float32)
-    for mask, points in zip(out, landmarks_in_crop):
-        points = np.asarray(points, np.float64)
-        for part, grow in ((slice(36, 42), 1.8), (slice(42, 48), 1.8), (slice(48, 68), 1.3)):
-            p = points[part]
-            centre = p.mean(axis=0)
-            hull = cv2.convexHull(np.round((centre + grow * (p - centre)) * 4).astype(np.int32))
-            cv2.fillConvexPoly(mask, hull, 1.0, lineType=cv2.LINE_AA, shift=2)
-    return np.clip(out, 0, 1)[..., None]
-
-
 def load_faces(folder: str | os.PathLike, size: int, *, indices=None, padding: float | None = None,
                priority: bool = False) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Aligned faces of one ``extract`` folder, shrunk to ``size`` px.
@@ -103,7 +79,8 @@ def load_faces(folder: str | os.PathLike, size: int, *, indices=None, padding: f
         indices: which faces of ``alignments.json`` to load (default all).
         padding: a tighter crop than the folder's (:func:`tight_crop`: the centre square where the
             mean face has this padding, e.g. 0.1 = eyebrows to chin); None: the whole crop.
-        priority: also return the eyes-and-mouth masks (:func:`priority_masks`) as a 2nd mask channel.
+        priority: also return the eyes-and-mouth masks (:func:`faceswap_lib.masks.priority_masks`)
+            as a 2nd mask channel.
 
     Returns:
         ``(faces, masks, entries)``: (N, size, size, 3) float32 in [0, 1], (N, size, size, 1)
@@ -117,8 +94,7 @@ def load_faces(folder: str | os.PathLike, size: int, *, indices=None, padding: f
     """
     import cv2
 
-    from .align import transform_points
-    from .extract import ALIGNMENTS_FILE, read_alignments
+    from .alignments import ALIGNMENTS_FILE, AlignedFace, read_alignments
 
     folder = Path(folder)
     if not (folder / ALIGNMENTS_FILE).is_file():
@@ -144,13 +120,13 @@ def load_faces(folder: str | os.PathLike, size: int, *, indices=None, padding: f
             raise FileNotFoundError(f"{folder / entry['file']}: missing or not an image")
         if image.shape[:2] != (crop_size, crop_size):
             raise ValueError(f"{folder / entry['file']}: {image.shape[1]} x {image.shape[0]} px, expected {crop_size} x {crop_size}")
-        image = image[offset:offset + side, offset:offset + side]
-        if side != size:
-            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+        # The tight centre square as a face of its own (the matrix shifted by the offset), shrunk
+        # to the model's size (INTER_AREA: side >= size was checked above).
+        matrix = np.asarray(entry["matrix"], np.float64) - [[0, 0, offset], [0, 0, offset]]
+        image, face = AlignedFace(entry["landmarks"], matrix, side, cut_padding).resize(
+            image[offset:offset + side, offset:offset + side], size)
         faces.append(image[..., ::-1].astype(np.float32) / 255)
-        # Pixel centres: crop coordinate u maps to (u - offset + 0.5) * size / side - 0.5.
-        crop_points = transform_points(entry["landmarks"], entry["matrix"])
-        points.append((crop_points - offset + 0.5) * size / side - 0.5)
+        points.append(face.points)
         entry["size"], entry["padding"] = side, cut_padding
     masks = hull_masks(points, size)
     if priority:
@@ -234,20 +210,6 @@ def preview_grid(model, faces_a, faces_b) -> np.ndarray:
     return np.concatenate(rows, axis=0)
 
 
-def _write_png(path, image):
-    """Float RGB [0, 1] -> 8-bit PNG, via a temporary file renamed on success."""
-    import cv2
-
-    from sr_lib.images import to_uint8
-
-    from sr_lib.files import FileError, atomic_path
-
-    pixels = to_uint8(image, name=str(path))
-    with atomic_path(path) as temporary:
-        if not cv2.imwrite(str(temporary), np.ascontiguousarray(pixels[..., ::-1])):
-            raise FileError(path, "could not write the PNG")
-
-
 def _keras_callback():
     import keras
 
@@ -284,7 +246,7 @@ class PreviewCallback(_keras_callback()):
         path = self.folder / f"preview_{self.step:07d}.png"
         if path not in self.written:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write_png(path, preview_grid(self.model, self.faces_a, self.faces_b))
+            write_png(path, preview_grid(self.model, self.faces_a, self.faces_b))
             self.written.append(path)
         self.last_time = time.monotonic()
         return path
@@ -464,17 +426,17 @@ def train(
     dir_b,
     model_dir,
     *,
-    steps: int | None = 1000,
+    steps: int | None = RECIPE.steps,
     minutes: float | None = None,
-    batch_size: int = 16,
-    size: int = 64,
-    learning_rate: float = 1e-4,
+    batch_size: int = RECIPE.batch_size,
+    size: int = RECIPE.size,
+    learning_rate: float = RECIPE.learning_rate,
     chunk: int = 100,
     preview_every: int = 0,
     preview_minutes: float | None = None,
     holdout: float | None = None,
     mask: bool = False,
-    padding: float | None = None,
+    padding: float | None = RECIPE.padding,
     model_kwargs: dict | None = None,
     augment_kwargs: dict | None = None,
     seed: int = 0,
@@ -496,11 +458,16 @@ def train(
     ``faceswap.json`` (``"holdout"``), so ``score`` can measure on frames the model never saw. None:
     the fraction the model was trained with (0 for a new model); another fraction is refused.
 
-    ``padding``: train on a tighter crop of the faces (:func:`tight_crop`; e.g. 0.1: eyebrows to
-    chin); the padding and crop size really used are saved, so ``convert`` cuts faces alike. A
-    model keeps the crop it started with. ``model_kwargs`` go to
+    Defaults are the recipe's (:data:`faceswap_lib.recipe.RECIPE`, the command line's too): 64 px,
+    batch 16, Adam 3e-4, padding 0.1, warp 0.02, no eyes-and-mouth term, 1,000 steps.
+
+    ``padding``: train on a tighter crop of the faces (:func:`tight_crop`; 0.1: eyebrows to chin;
+    None: the whole extracted crop); the padding and crop size really used are saved, so
+    ``convert`` cuts faces alike. A model keeps the crop it started with. ``model_kwargs`` go to
     :func:`faceswap_lib.models.faceswap_autoencoder` (e.g. ``priority_weight``: the eyes-and-mouth
-    loss term, which makes training load the eyes-and-mouth masks).
+    loss term, which makes training load the eyes-and-mouth masks; None: the recipe's
+    ``{"priority_weight": 0.0}``); ``augment_kwargs`` to :func:`faceswap_lib.augment.augment`
+    (None: the recipe's ``{"warp": 0.02}``).
 
     Previews (:class:`PreviewCallback`) go to ``model_dir/previews``, named by the global step, every
     ``preview_every`` steps and/or every ``preview_minutes`` minutes, plus one at the end when either
@@ -525,12 +492,14 @@ def train(
     from sr_lib.files import FileError
     from sr_lib.training import fit_steps
 
+    from .alignments import read_alignments
     from .errors import Interrupted, refuse_overlapping_folders
-    from .extract import read_alignments
     from .model_folder import finished, holdout_split, resume_check
     from .models import faceswap_autoencoder
 
     model_dir = Path(model_dir)
+    model_kwargs = {"priority_weight": RECIPE.priority_weight} if model_kwargs is None else model_kwargs
+    augment_kwargs = {"warp": RECIPE.warp} if augment_kwargs is None else augment_kwargs
     if not (math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate}")
     if steps is None and minutes is None:

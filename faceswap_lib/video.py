@@ -30,7 +30,8 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["VideoError", "VideoInfo", "ReadReport", "video_info", "read_frames", "bgr_to_float_rgb"]
+__all__ = ["VideoError", "VideoInfo", "ReadReport", "video_info", "read_frames", "bgr_to_float_rgb", "to_bgr8",
+           "write_png"]
 
 #: Without a frame count in the header, give up after this many failed frames in a row.
 MAX_FAILURES_WITHOUT_COUNT = 25
@@ -126,9 +127,52 @@ def bgr_to_float_rgb(frame: np.ndarray) -> np.ndarray:
     return frame[..., ::-1].astype(np.float32) * np.float32(1 / 255)
 
 
+def to_bgr8(image) -> np.ndarray:
+    """RGB image -> C-contiguous uint8 BGR, what ``cv2.imwrite``, ``VideoWriter`` and ``seamlessClone`` take.
+
+    ``image``: (H, W, 3) RGB, uint8 (kept), uint16 (/ 257), or float (clipped to [0, 1], x 255,
+    rounded half to even: :func:`sr_lib.images.to_uint8`, the library's one rule). Returns
+    (H, W, 3) uint8.
+
+    Raises:
+        sr_lib.images.ImageError: another dtype, or NaN / infinite float values.
+        ValueError: not (H, W, 3).
+    """
+    from sr_lib.images import to_uint8
+
+    array = np.asarray(image)
+    if np.issubdtype(array.dtype, np.floating):
+        array = np.clip(array, 0, 1)  # the blends may overshoot a little; to_uint8 refuses beyond 1.5
+    pixels = to_uint8(array)
+    if pixels.ndim != 3 or pixels.shape[-1] != 3:
+        raise ValueError(f"to_bgr8: expected an (H, W, 3) RGB image, got shape {pixels.shape}")
+    return np.ascontiguousarray(pixels[..., ::-1])
+
+
+def write_png(path: str | os.PathLike, image) -> Path:
+    """Write an RGB image as an 8-bit PNG (:func:`to_bgr8`), via a temporary file renamed on success.
+
+    An earlier file at ``path`` survives a failed write. Returns ``path`` as a Path.
+
+    Raises:
+        sr_lib.files.FileError: OpenCV could not write the PNG. ValueError / ImageError: as :func:`to_bgr8`.
+    """
+    import cv2
+
+    from sr_lib.files import FileError, atomic_path
+
+    path = Path(path)
+    pixels = to_bgr8(image)
+    with atomic_path(path) as temporary:
+        if not cv2.imwrite(str(temporary), pixels):
+            raise FileError(path, "could not write the PNG")
+    return path
+
+
 def read_frames(
     path: str | os.PathLike,
     *,
+    start: int = 0,
     every_nth: int = 1,
     max_frames: int | None = None,
     as_uint8: bool = False,
@@ -138,7 +182,9 @@ def read_frames(
 
     Args:
         path: a video file OpenCV can decode (mp4/H.264 with the pip wheels).
-        every_nth: keep frames 0, n, 2n, ... (the others are decoded but not converted).
+        start: the first frame to keep (earlier frames are grabbed, not converted).
+        every_nth: keep frames start, start + n, start + 2n, ... (the others are grabbed but
+            not converted to RGB).
         max_frames: stop after yielding this many frames (None: the whole clip).
         as_uint8: yield uint8 RGB instead of float32 (saves a conversion when the frame goes
             straight to dlib or into a PNG).
@@ -159,6 +205,8 @@ def read_frames(
 
     if every_nth < 1:
         raise ValueError(f"every_nth must be >= 1, got {every_nth}")
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
     if max_frames is not None and max_frames < 0:
         raise ValueError(f"max_frames must be >= 0 or None, got {max_frames}")
     report = ReadReport() if report is None else report
@@ -171,7 +219,7 @@ def read_frames(
         while max_frames is None or yielded < max_frames:
             ok = capture.grab()
             frame = None
-            if ok and index % every_nth == 0:
+            if ok and index >= start and (index - start) % every_nth == 0:
                 ok, frame = capture.retrieve()
             if not ok:
                 failed.append(index)

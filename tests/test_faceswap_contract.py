@@ -13,7 +13,8 @@ import pytest
 from skimage import data as skdata
 
 from faceswap_lib.__main__ import main
-from faceswap_lib.extract import ALIGNMENTS_FILE, extract, read_alignments
+from faceswap_lib.alignments import ALIGNMENTS_FILE, read_alignments
+from faceswap_lib.extract import extract
 
 
 def moving_clip(path, n=4, size=256, flip=False, seed=0):

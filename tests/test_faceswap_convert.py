@@ -1,4 +1,4 @@
-"""faceswap_lib.convert (masks, colour, blending, label, paste back, video) and faceswap_lib.identity."""
+"""faceswap_lib.convert (colour, blending, label, paste back, video), faceswap_lib.masks and faceswap_lib.identity."""
 
 import cv2
 import numpy as np
@@ -7,36 +7,36 @@ from skimage import color as skcolor
 from skimage import data as skdata
 from skimage import exposure
 
-from faceswap_lib import align, convert, identity
+from faceswap_lib import align, convert, identity, masks
 
 
 def test_hull_mask_of_a_square_and_a_triangle():
     square = np.array([[10, 10], [29, 10], [29, 29], [10, 29], [20, 20]])  # inner point ignored
-    mask = convert.hull_mask(square, (40, 50))
+    mask = masks.hull_mask(square, (40, 50))
     assert mask.shape == (40, 50) and mask.dtype == np.float32
     expected = np.zeros((40, 50), np.float32)
     expected[10:30, 10:30] = 1
     np.testing.assert_array_equal(mask, expected)
     triangle = np.array([[0.0, 0.0], [99.0, 0.0], [0.0, 99.0]])
-    area = convert.hull_mask(triangle, (100, 100)).sum()
+    area = masks.hull_mask(triangle, (100, 100)).sum()
     assert area == pytest.approx(100 * 101 / 2, rel=0.02)  # pixels on or below the diagonal
     with pytest.raises(ValueError, match="3"):
-        convert.hull_mask(square[:2], (40, 40))
+        masks.hull_mask(square[:2], (40, 40))
 
 
 def test_erode_and_feather():
     mask = np.zeros((60, 60), np.float32)
     mask[10:50, 10:50] = 1
-    eroded = convert.erode_and_feather(mask, erode=3)
+    eroded = masks.erode_and_feather(mask, erode=3)
     expected = np.zeros_like(mask)
     expected[13:47, 13:47] = 1  # a square eroded by a disc is the square shrunk on every side
     np.testing.assert_array_equal(eroded, expected)
-    soft = convert.erode_and_feather(mask, feather=2.0)
+    soft = masks.erode_and_feather(mask, feather=2.0)
     assert soft.min() >= 0 and soft.max() <= 1
     assert soft.sum() == pytest.approx(mask.sum(), rel=1e-3)  # a blur moves mass, keeps it
     assert 0.4 < soft[30, 10] < 0.6 and soft[30, 30] == pytest.approx(1, abs=1e-4)  # the edge is a ramp
     with pytest.raises(ValueError):
-        convert.erode_and_feather(mask, erode=-1)
+        masks.erode_and_feather(mask, erode=-1)
 
 
 def test_transfer_color_lab_matches_reference_statistics():
@@ -210,16 +210,16 @@ def test_extended_points_cover_the_forehead_along_the_face_axis():
     angles = np.linspace(0, np.pi, 17)
     centre = points[17:27, 0].mean()  # the face's vertical axis (the template is symmetric)
     points[:17] = np.stack([centre - 50 * np.cos(angles), 30 + 90 * np.sin(angles)], axis=1)  # a jaw, chin (8) at the bottom
-    ext = convert.extended_points(points, forehead=0.5)
+    ext = masks.extended_points(points, forehead=0.5)
     assert ext.shape == (78, 2)
     up = points[17:27].mean(0) - points[8]
     np.testing.assert_allclose(ext[68:], points[17:27] + 0.5 * up)
     assert up[1] < 0 and abs(up[0]) < 1e-9  # straight up for an upright face
     # Rotate the face: the extension rotates with it (the same points, the same matrix).
     m = cv2.getRotationMatrix2D((50, 60), 30, 1.0)
-    np.testing.assert_allclose(convert.extended_points(align.transform_points(points, m), 0.5),
+    np.testing.assert_allclose(masks.extended_points(align.transform_points(points, m), 0.5),
                                align.transform_points(ext, m), atol=1e-9)
-    small, big = convert.hull_mask(points, (160, 160)).sum(), convert.hull_mask(ext, (160, 160)).sum()
+    small, big = masks.hull_mask(points, (160, 160)).sum(), masks.hull_mask(ext, (160, 160)).sum()
     assert big > small
     with pytest.raises(ValueError, match="68"):
-        convert.extended_points(points[:51])
+        masks.extended_points(points[:51])

@@ -8,7 +8,8 @@ import pytest
 from skimage import data as skdata
 
 from faceswap_lib import align
-from faceswap_lib.extract import ALIGNMENTS_FILE, extract, read_alignments
+from faceswap_lib.alignments import ALIGNMENTS_FILE, read_alignments
+from faceswap_lib.extract import extract
 from faceswap_lib.video import VideoError, read_frames, video_info
 
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from faceswap_lib import training
+from faceswap_lib import masks, training
 from faceswap_lib.augment import augment
 from faceswap_lib.models import FaceSwapAutoencoder, faceswap_autoencoder
 
@@ -169,7 +169,7 @@ def test_priority_masks_cover_eyes_and_mouth_only():
     size = 64
     points = np.zeros((68, 2))
     points[17:] = template_points(size, 0.1)  # the mean face; the jaw is unused
-    mask = training.priority_masks(points[None], size)[0, ..., 0]
+    mask = masks.priority_masks(points[None], size)[0, ..., 0]
     eye, mouth = points[36:42].mean(0), points[48:68].mean(0)
     assert mask[int(eye[1]), int(eye[0])] == 1 and mask[int(mouth[1]), int(mouth[0])] == 1
     nose = points[30]

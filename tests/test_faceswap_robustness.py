@@ -13,7 +13,8 @@ from skimage import data as skdata
 
 from faceswap_lib import identity, landmarks
 from faceswap_lib.__main__ import main
-from faceswap_lib.extract import ALIGNMENTS_FILE, extract, read_alignments
+from faceswap_lib.alignments import ALIGNMENTS_FILE, read_alignments
+from faceswap_lib.extract import extract
 from sr_lib.files import SameFileError, atomic_path, refuse_same_file, same_file
 from faceswap_lib.video import ReadReport, VideoError, read_frames
 from sr_lib.images import ImageRangeError, ImageTypeError
