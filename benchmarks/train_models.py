@@ -39,9 +39,9 @@ import keras  # noqa: E402
 from sr_lib import losses, models, perceptual, pretrained  # noqa: E402
 from sr_lib.data import load_hr_images, make_pairs  # noqa: E402
 from sr_lib.data.pipeline import make_dataset  # noqa: E402
-from sr_lib.data.restoration import pre_upsampled_upscaler, restoration_pairs  # noqa: E402
+from sr_lib.data.restoration import restoration_pairs  # noqa: E402
 from sr_lib.models import SRGAN  # noqa: E402
-from sr_lib.inference import model_upscaler, predict  # noqa: E402
+from sr_lib.inference import model_upscaler, pre_upsampled_upscaler, predict  # noqa: E402
 from sr_lib.training import fit_steps, step_schedule  # noqa: E402
 from training_record import score, write_record  # noqa: E402  (benchmarks/, beside this script)
 

@@ -45,7 +45,7 @@ def autoencoder(
             model does not pad (a functional graph cannot pad by a size it learns only at run
             time), and other sizes fail at the first skip concatenation or at the residual
             addition. Pad outside the model, e.g. with
-            :func:`sr_lib.data.restoration.pad_to_multiple`, and crop the result.
+            :func:`sr_lib.inference.pad_to_multiple`, and crop the result.
         skip_connections: concatenate encoder features into the decoder at every resolution
             (a small U-Net). Without them, all the information has to pass the bottleneck of
             ``filters * 2**depth`` channels at 1 / 2**depth of the resolution.
