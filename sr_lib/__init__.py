@@ -2,6 +2,7 @@
 
 Modules (each small, one job; import what you need):
 
+- ``sr_lib.images``    the image core: accepted dtypes and ranges, 8-bit rounding, BT.601 YCbCr
 - ``sr_lib.data``      dataset registry, MATLAB-compatible ``imresize``, degradations, tf.data pipelines
 - ``sr_lib.metrics``   PSNR / SSIM with the standard SR evaluation protocol
 - ``sr_lib.layers``    ``PixelShuffle``, ``SubPixelConv2D`` and the ICNR initializer
@@ -13,7 +14,7 @@ Modules (each small, one job; import what you need):
 - ``sr_lib.perceptual`` the VGG feature (perceptual) loss and the converted VGG-16 / LPIPS weights
 - ``sr_lib.training``  step-counted ``fit`` with resume, learning-rate steps
 - ``sr_lib.sharpness`` ``edge_energy``: how much edge an image has, relative to its HR original
-- ``sr_lib.inference`` whole images through a model (Y channel + bicubic chroma)
+- ``sr_lib.inference`` the ``Upscaler`` type; whole images through a model (Y channel + bicubic chroma)
 - ``sr_lib.tiling``    tiled inference with cropped overlaps: any image size in bounded memory
 - ``sr_lib.adaptive``  coarse/fine adaptive SR: cheap model everywhere, expensive one on the hardest patches
 - ``sr_lib.adaptive_eval`` PSNR-Y against FLOPs and CPU time of an adaptive-SR router over a benchmark

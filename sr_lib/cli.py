@@ -331,7 +331,7 @@ def _check_json_output(path: Path, dataset: str) -> None:
     if dataset not in registry.DATASETS and folder.is_dir():
         inputs = [p for p in folder.iterdir() if p.is_file()]
     try:
-        mirror = registry._mirror_dir()
+        mirror = registry.mirror_dir()
     except Exception:
         mirror = None
     roots = [root for root in (mirror, registry.cache_dir()) if root is not None]

@@ -13,33 +13,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from sr_lib import images, metrics
-from sr_lib.data.imresize import imresize
+# The baselines are defined beside the MATLAB imresize they run; named here because the course
+# teaches them as the evaluation's baselines (evaluation.bicubic, evaluation.BASELINES).
+from sr_lib.data.imresize import bicubic, interpolate
 from sr_lib.inference import Upscaler
 
 __all__ = ["interpolate", "bicubic", "BASELINES", "EvaluationResult", "evaluate", "format_table"]
-
-def interpolate(lr: np.ndarray, scale: int, method: str = "bicubic") -> np.ndarray:
-    """MATLAB-compatible interpolation of an 8-bit image -> float32 [0, 1].
-
-    The input is quantised to 8 bits (:func:`sr_lib.images.to_uint8`) and resized as uint8, exactly
-    what MATLAB's ``imresize`` does for the published baselines.
-
-    Args:
-        lr: (h, w), (h, w, 1) or (h, w, 3); uint8, uint16 or float in [0, 1] (:mod:`sr_lib.images`).
-            RGBA raises: a baseline for the SR protocol has no alpha (drop it first).
-        scale: integer factor.
-        method: "bicubic", "bilinear" or "nearest".
-
-    Returns:
-        float32 in [0, 1], (h*scale, w*scale[, C]) in the layout of ``lr``.
-    """
-    lr8 = images.to_uint8(images.as_hwc(lr, "interpolate"))
-    return images.same_layout(lr)(images.to_float32(imresize(lr8, scale, method=method)))
-
-
-def bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
-    """The bicubic baseline upscaler: :func:`interpolate` with ``method="bicubic"`` (same inputs, output)."""
-    return interpolate(lr, scale, "bicubic")
 
 
 #: The interpolation baselines as :class:`~sr_lib.inference.Upscaler` s that work at any factor:

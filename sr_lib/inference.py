@@ -352,7 +352,7 @@ def pre_upsampled_upscaler(restore, *, multiple: int = 1, channel: str = "y", sc
     Raises:
         ValueError: ``channel`` is not "y" or "rgb", or a bad ``scale`` / ``multiple``.
     """
-    from sr_lib.evaluation import bicubic
+    from sr_lib.data.imresize import bicubic
 
     if channel not in ("y", "rgb"):
         raise ValueError(f"pre_upsampled_upscaler: channel must be 'y' or 'rgb', got {channel!r}")

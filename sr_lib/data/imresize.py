@@ -25,7 +25,7 @@ import numpy as np
 
 from sr_lib import images
 
-__all__ = ["imresize", "resize_array", "cubic_kernel", "resize_weights", "KERNELS"]
+__all__ = ["imresize", "resize_array", "interpolate", "bicubic", "cubic_kernel", "resize_weights", "KERNELS"]
 
 
 def cubic_kernel(x: np.ndarray) -> np.ndarray:
@@ -287,3 +287,30 @@ def _enlarge_by_phases(array: np.ndarray, scale_h: int, scale_w: int, method: st
         shape[axis] *= scale
         work = out.reshape(shape)
     return work[..., 0] if squeeze else work
+
+
+# ---- the interpolation baselines of the SR protocol ------------------------------------------------
+
+
+def interpolate(lr: np.ndarray, scale: int, method: str = "bicubic") -> np.ndarray:
+    """MATLAB-compatible interpolation of an 8-bit image -> float32 [0, 1].
+
+    The input is quantised to 8 bits (:func:`sr_lib.images.to_uint8`) and resized as uint8, exactly
+    what MATLAB's ``imresize`` does for the published baselines.
+
+    Args:
+        lr: (h, w), (h, w, 1) or (h, w, 3); uint8, uint16 or float in [0, 1] (:mod:`sr_lib.images`).
+            RGBA raises: a baseline for the SR protocol has no alpha (drop it first).
+        scale: integer factor.
+        method: "bicubic", "bilinear" or "nearest".
+
+    Returns:
+        float32 in [0, 1], (h*scale, w*scale[, C]) in the layout of ``lr``.
+    """
+    lr8 = images.to_uint8(images.as_hwc(lr, "interpolate"))
+    return images.same_layout(lr)(images.to_float32(imresize(lr8, scale, method=method)))
+
+
+def bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
+    """The bicubic baseline upscaler: :func:`interpolate` with ``method="bicubic"`` (same inputs, output)."""
+    return interpolate(lr, scale, "bicubic")

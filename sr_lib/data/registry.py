@@ -38,6 +38,7 @@ __all__ = [
     "DatasetUnavailableError",
     "DATASETS",
     "cache_dir",
+    "mirror_dir",
     "is_available",
     "fetch",
     "download",
@@ -120,7 +121,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SRFS_CACHE_DIR", Path.home() / ".cache" / "srfs")).expanduser()
 
 
-def _mirror_dir() -> Path | None:
+def mirror_dir() -> Path | None:
     """The mirror named by ``$SRFS_DATA_DIR`` as an absolute path, or None when the variable is unset.
 
     A relative value is resolved against the current directory. The commands that start notebook
@@ -181,7 +182,7 @@ def _complete_root(dataset: Dataset, root: Path | None) -> bool:
 def is_available(name: str) -> bool:
     """True if the dataset is complete in the mirror or the cache (no download, no checksum)."""
     dataset = _dataset(name)
-    return any(_complete_root(dataset, root) for root in (_mirror_dir(), cache_dir()))
+    return any(_complete_root(dataset, root) for root in (mirror_dir(), cache_dir()))
 
 
 def _downloads_allowed() -> bool:
@@ -224,7 +225,7 @@ def fetch(name: str, *, verify: bool = True, progress: bool = True) -> Path:
             checksum is wrong.
     """
     dataset = _dataset(name)
-    mirror = _mirror_dir()
+    mirror = mirror_dir()
     for root in (mirror, cache_dir()):
         if _complete_root(dataset, root):
             if verify:
@@ -271,7 +272,7 @@ def _tfds_data_dir(data_dir: str | None) -> str:
         return data_dir
     if os.environ.get("TFDS_DATA_DIR"):  # tensorflow-datasets' own variable, when the reader set it
         return os.environ["TFDS_DATA_DIR"]
-    mirror = _mirror_dir()
+    mirror = mirror_dir()
     mirrored = mirror / "tensorflow_datasets" if mirror is not None else None
     return str(mirrored if mirrored is not None and mirrored.is_dir() else cache_dir() / "tensorflow_datasets")
 
