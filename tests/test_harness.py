@@ -16,9 +16,9 @@ import pytest
 
 import faceswap_lib.models as fs_models
 import sr_lib.layers as sr_layers
+from harness import (BATCH, Case, as_model, call, flat, load_all_in_fresh_process, round_trip, save_all,
+                     symbolic_shapes)  # tests/harness.py (pytest puts tests/ on the path)
 from sr_lib import models
-from tests.harness import (BATCH, Case, as_model, call, flat, load_all_in_fresh_process, round_trip, save_all,
-                           symbolic_shapes)
 
 
 def _head(kind):
