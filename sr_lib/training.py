@@ -10,7 +10,8 @@ For models whose whole objective fits in ``compile(loss=...)`` (ESPCN, the autoe
   optimizer state and the position in the data stream), and a one-line log per chunk (or nothing).
 
 Several-network models (GANs, VAEs, the face-swap autoencoder) get their own ``train_step`` in later
-modules and still use :func:`fit_steps`: :class:`SRGAN` (from :mod:`sr_lib.gan`) is re-exported here.
+modules (:class:`sr_lib.models.SRGAN`, ``VAE``, ``DCGAN``, ``CycleGAN``, the face-swap autoencoder) and
+still use :func:`fit_steps`.
 
 Scaling up: :func:`get_strategy` picks ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names
 several machines (or processes), ``MirroredStrategy`` when several GPUs are visible;
@@ -36,10 +37,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from sr_lib.models import SRGAN
-
 __all__ = ["step_schedule", "fit_steps", "get_strategy", "is_chief", "read_tf_config", "TFConfigError",
-           "use_mixed_precision", "ComparisonGrid", "SRGAN"]
+           "use_mixed_precision", "ComparisonGrid"]
 
 
 def step_schedule(learning_rate: float, steps: int, drops=(0.7, 0.9), factor: float = 0.1):
@@ -469,7 +468,7 @@ class ComparisonGrid(keras.callbacks.Callback):
 
     def save(self) -> Path:
         """Write the grid for the current step and return its path."""
-        from sr_lib.evaluation import bicubic
+        from sr_lib.data.imresize import bicubic
         from sr_lib.data.io import write_image
 
         network = self.generator or self.model

@@ -60,9 +60,9 @@ LAYERS = [
 ]
 
 MODELS = [
-    Case("espcn", lambda: models.espcn(2, filters=(8, 4)), (8, 8, 1), mixed_xfail=BF16_OUTPUT),
-    *[Case(f"upsampling_head_{kind}", _head(kind), (8, 8, 4), mixed_xfail=BF16_OUTPUT) for kind in models.HEADS],
-    Case("autoencoder", lambda: models.autoencoder(channels=1, filters=4, depth=2), (16, 16, 1), mixed_xfail=BF16_OUTPUT),
+    Case("espcn", lambda: models.espcn(2, filters=(8, 4)), (8, 8, 1)),
+    *[Case(f"upsampling_head_{kind}", _head(kind), (8, 8, 4)) for kind in models.HEADS],
+    Case("autoencoder", lambda: models.autoencoder(channels=1, filters=4, depth=2), (16, 16, 1)),
     Case("unet", lambda: models.unet(scale=2, channels=1, filters=4, depth=2), (16, 16, 1)),
     Case("srresnet", lambda: models.srresnet(scale=2, num_res_blocks=1, filters=8, channels=3), (8, 8, 3)),
     Case("srgan_discriminator", lambda: models.srgan_discriminator(input_size=16, filters=4), (16, 16, 3)),
@@ -71,10 +71,10 @@ MODELS = [
     Case("patchgan_critic_unconditional", lambda: models.patchgan_critic(condition_channels=None, filters=4,
                                                                          num_layers=2), (16, 16, 3)),
     Case("vae", lambda: models.vae(input_shape=(16, 16, 1), latent_dim=2, filters=4, depth=2, seed=0),
-         (16, 16, 1), deterministic=False, fit="own", mixed_xfail=BF16_OUTPUT, data=lambda: _rng().random((BATCH, 16, 16, 1)).astype("float32")),
+         (16, 16, 1), deterministic=False, fit="own", data=lambda: _rng().random((BATCH, 16, 16, 1)).astype("float32")),
     Case("conditional_vae", lambda: models.conditional_vae(scale=2, channels=1, latent_channels=2, filters=4,
                                                            blocks=1, seed=0),
-         (8, 8, 1), deterministic=False, fit="own", mixed_xfail=BF16_OUTPUT,
+         (8, 8, 1), deterministic=False, fit="own",
          data=lambda: (_rng().random((BATCH, 8, 8, 1)).astype("float32"),
                        _rng().random((BATCH, 16, 16, 1)).astype("float32"))),
     Case("dcgan_generator", lambda: models.dcgan_generator(latent_dim=8, size=16, filters=4), (8,)),

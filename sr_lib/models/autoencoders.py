@@ -83,9 +83,10 @@ def autoencoder(
         x = conv(filters * 2**level, f"decoder_{level}")(x)
     # With the residual, a zero output layer makes the untrained model exactly the identity: training
     # starts from the input image (the bicubic baseline) instead of from input + random noise.
+    # The output layers run in float32 under a mixed-precision policy: the image is the model's result.
     outputs = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros" if residual else "glorot_uniform",
-                            name="output")(x)
+                            dtype="float32", name="output")(x)
     if residual:
-        outputs = layers.Add(name="residual")([inputs, outputs])
+        outputs = layers.Add(dtype="float32", name="residual")([inputs, outputs])
     default = f"autoencoder_d{depth}_f{filters}{'_skip' if skip_connections else ''}{'_res' if residual else ''}"
     return keras.Model(inputs, outputs, name=name or default)

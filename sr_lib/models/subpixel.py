@@ -36,19 +36,21 @@ def upsampling_head(x, channels: int, scale: int, kind: str = "subpixel_icnr", k
       ``kernel_size * scale`` convolution in HR space — same receptive field, ``scale**2`` times the
       FLOPs per output pixel of the sub-pixel head.
     """
+    # The head makes the image, so it runs in float32 under a mixed-precision policy (the Keras mixed
+    # precision guide's advice for a model's last layer); under float32 this changes nothing.
     if kind == "subpixel_icnr":
-        x = layers.Conv2D(channels * scale**2, kernel_size, padding="same",
+        x = layers.Conv2D(channels * scale**2, kernel_size, padding="same", dtype="float32",
                           kernel_initializer=ICNR("glorot_uniform", scale), name=f"{name}_conv")(x)
-        return PixelShuffle(scale, name=f"{name}_shuffle")(x)
+        return PixelShuffle(scale, dtype="float32", name=f"{name}_shuffle")(x)
     if kind == "subpixel":
-        x = layers.Conv2D(channels * scale**2, kernel_size, padding="same", name=f"{name}_conv")(x)
-        return PixelShuffle(scale, name=f"{name}_shuffle")(x)
+        x = layers.Conv2D(channels * scale**2, kernel_size, padding="same", dtype="float32", name=f"{name}_conv")(x)
+        return PixelShuffle(scale, dtype="float32", name=f"{name}_shuffle")(x)
     if kind == "transposed":
-        return layers.Conv2DTranspose(channels, kernel_size * scale, strides=scale, padding="same",
+        return layers.Conv2DTranspose(channels, kernel_size * scale, strides=scale, padding="same", dtype="float32",
                                       name=f"{name}_deconv")(x)
     if kind in ("resize_nearest", "resize_bilinear"):
         x = layers.UpSampling2D(scale, interpolation=kind.split("_")[1], name=f"{name}_resize")(x)
-        return layers.Conv2D(channels, kernel_size * scale, padding="same", name=f"{name}_conv")(x)
+        return layers.Conv2D(channels, kernel_size * scale, padding="same", dtype="float32", name=f"{name}_conv")(x)
     raise ValueError(f"unknown upsampling head {kind!r}; choose one of {HEADS}")
 
 

@@ -336,7 +336,8 @@ def vae(
         if level > 0:  # no extra conv at full resolution: it would cost more than the rest together
             y = layers.Conv2D(filters * 2**level, 3, padding="same", activation=activation,
                               name=f"decoder_{level}")(y)
-    x_hat = layers.Conv2D(channels, 3, padding="same", activation="sigmoid", name="output")(y)
+    # float32 under a mixed-precision policy: the decoded image is the model's result.
+    x_hat = layers.Conv2D(channels, 3, padding="same", activation="sigmoid", dtype="float32", name="output")(y)
     decoder = keras.Model(z_in, x_hat, name="decoder")
     return VAE(encoder, decoder, beta=beta, sigma=sigma, name=name or f"vae_z{latent_dim}_b{beta:g}")
 
@@ -409,10 +410,12 @@ def conditional_vae(
     y = conv(filters, "decoder_in")(y)
     for block in range(blocks):
         y = conv(filters, f"decoder_{block}")(y)
-    y = layers.Conv2D(channels * scale**2, 3, padding="same", kernel_initializer="zeros", name="detail")(y)
-    detail = PixelShuffle(scale, name="detail_shuffle")(y)
-    bicubic = BicubicUpsampling(scale, name="bicubic")(lr_d)  # MATLAB's bicubic, the protocol's baseline
-    hr_hat = layers.Add(name="residual")([bicubic, detail])
+    # The output layers run in float32 under a mixed-precision policy: the HR image is the model's result.
+    y = layers.Conv2D(channels * scale**2, 3, padding="same", kernel_initializer="zeros", dtype="float32",
+                      name="detail")(y)
+    detail = PixelShuffle(scale, dtype="float32", name="detail_shuffle")(y)
+    bicubic = BicubicUpsampling(scale, dtype="float32", name="bicubic")(lr_d)  # MATLAB's bicubic, the protocol's baseline
+    hr_hat = layers.Add(dtype="float32", name="residual")([bicubic, detail])
     decoder = keras.Model([lr_d, z_d], hr_hat, name="cvae_decoder")
     return ConditionalVAE(encoder, decoder, scale=scale, beta=beta, sigma=sigma, seed=seed,
                           name=name or f"cvae_x{scale}_z{latent_channels}")
