@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from faceswap_lib.extract import DEFAULT_DETECT_SIZE, extract
-from faceswap_lib.landmarks import load_models
+from faceswap_lib.extract import extract
+from faceswap_lib.landmarks import DEFAULT_DETECT_SIZE, load_models
 from sr_lib.data import registry
 
 CLIPS = ("d6.mp4", "d14.mp4")

@@ -37,12 +37,12 @@ INTERRUPTED = 3  # exit status of a deliberately interrupted worker
 
 
 def dataset(channels: int, seed: int):
-    """16 seeded LR/HR pairs in global batches of 8, repeating: 2 batches per pass, so every chunk of
-    2 steps sees the same two batches and a run resumed at a chunk boundary sees what an
-    uninterrupted one saw."""
+    """48 seeded LR/HR pairs in global batches of 8: 6 batches per pass, more than a run's steps, so
+    a resumed run that restarted the data stream (instead of continuing where the interrupted one
+    stopped) would train on other batches than an uninterrupted run and end with other weights."""
     rng = np.random.default_rng(seed)
-    hr = rng.random((16, 8 * SCALE, 8 * SCALE, channels), dtype=np.float32)
-    lr = hr.reshape(16, 8, SCALE, 8, SCALE, channels).mean(axis=(2, 4))  # box downscale
+    hr = rng.random((48, 8 * SCALE, 8 * SCALE, channels), dtype=np.float32)
+    lr = hr.reshape(48, 8, SCALE, 8, SCALE, channels).mean(axis=(2, 4))  # box downscale
     return tf.data.Dataset.from_tensor_slices((lr, hr)).batch(GLOBAL_BATCH).repeat()
 
 
