@@ -75,10 +75,11 @@ def face_decoder(
     x = inputs
     for i, f in enumerate(filters):
         x = upscale(x, f, f"{name}_up{i}")
-    rgb = layers.Conv2D(3, 5, padding="same", activation="sigmoid", name=f"{name}_rgb")(x)
+    # The output layers run in float32 under a mixed-precision policy: the face is the model's result.
+    rgb = layers.Conv2D(3, 5, padding="same", activation="sigmoid", dtype="float32", name=f"{name}_rgb")(x)
     if mask:
-        alpha = layers.Conv2D(1, 5, padding="same", activation="sigmoid", name=f"{name}_mask")(x)
-        rgb = layers.Concatenate(name=f"{name}_rgba")([rgb, alpha])
+        alpha = layers.Conv2D(1, 5, padding="same", activation="sigmoid", dtype="float32", name=f"{name}_mask")(x)
+        rgb = layers.Concatenate(dtype="float32", name=f"{name}_rgba")([rgb, alpha])
     return keras.Model(inputs, rgb, name=name)
 
 
