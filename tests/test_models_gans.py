@@ -202,7 +202,7 @@ def test_interrupted_run_resumes_at_its_checkpoint(make, tmp_path, rng):
     import tensorflow as tf
 
     from sr_lib.training import fit_steps
-    from test_gan import _FirstStep, _Interrupt  # tests/ is on sys.path (pytest's default import mode)
+    from test_models_srresnets import _FirstStep, _Interrupt  # tests/ is on sys.path (pytest's default import mode)
 
     images = rng.random((4, 16, 16, 3), dtype=np.float32)
     data = tf.data.Dataset.from_tensors((images, images[::-1]) if make is not _tiny_dcgan else images).repeat()
