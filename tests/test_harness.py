@@ -63,6 +63,8 @@ MODELS = [
     Case("autoencoder", lambda: models.autoencoder(channels=1, filters=4, depth=2), (16, 16, 1)),
     Case("unet", lambda: models.unet(scale=2, channels=1, filters=4, depth=2), (16, 16, 1)),
     Case("srresnet", lambda: models.srresnet(scale=2, num_res_blocks=1, filters=8, channels=3), (8, 8, 3)),
+    Case("edsr", lambda: models.edsr(scale=4, num_res_blocks=1, filters=8, channels=1, bicubic_residual=True),
+         (6, 6, 1)),
     Case("srgan_discriminator", lambda: models.srgan_discriminator(input_size=16, filters=4), (16, 16, 3)),
     Case("patchgan_critic", lambda: models.patchgan_critic(channels=3, condition_channels=1, filters=4,
                                                            num_layers=2), [(16, 16, 1), (16, 16, 3)]),

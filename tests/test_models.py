@@ -85,5 +85,24 @@ def test_models_package_lists_real_factories_and_classes():
             assert issubclass(obj, keras.Model), name
     # sr_lib.pretrained builds a registered model with getattr(sr_lib.models, factory name): a
     # submodule named like a factory would shadow it, so no submodule name is a public name.
-    for module in ("subpixel", "autoencoders", "unets", "srresnets", "vaes", "gans", "adversarial"):
+    for module in ("subpixel", "autoencoders", "unets", "srresnets", "edsrs", "vaes", "gans", "adversarial"):
         assert inspect.ismodule(getattr(models, module)) and module not in models.__all__
+
+
+def test_edsr_baseline_parameters_by_hand():
+    """EDSR-baseline x4, RGB, 16 blocks x 64 filters (Lim et al. 2017): about 1.5 M parameters, as the paper says."""
+    from sr_lib.models import edsr
+
+    def conv(c_in, c_out, k=3):  # a k x k convolution with bias
+        return k * k * c_in * c_out + c_out
+
+    head = conv(3, 64)  # 1,792
+    body = 16 * 2 * conv(64, 64) + conv(64, 64)  # 16 blocks of two convs (1,181,696) + the body conv (36,928)
+    tail = 2 * conv(64, 64 * 2**2) + conv(64, 3)  # two x2 sub-pixel convs (2 x 147,712) + the output conv (1,731)
+    assert head + body + tail == 1_517_571
+    model = edsr(4, 16, 64, channels=3)
+    assert model.count_params() == head + body + tail
+    assert model(np.zeros((1, 5, 7, 3), "float32")).shape == (1, 20, 28, 3)
+    # the bicubic residual adds no weights, and a Y model differs only in the first and last conv
+    y_model = conv(1, 64) + body + 2 * conv(64, 64 * 2**2) + conv(64, 1)
+    assert edsr(4, 16, 64, channels=1, bicubic_residual=True).count_params() == y_model

@@ -13,6 +13,8 @@ module                     what                                                 
 :mod:`.srresnets`          :func:`srresnet`, :func:`srgan_discriminator` (Ledig et al. 2017,     03, 04
                            arXiv 1609.04802) and the :class:`SRGAN` trainer (any generator vs
                            any critic, also U-Net vs PatchGAN)
+:mod:`.edsrs`              :func:`edsr`, EDSR-baseline (Lim et al. 2017, arXiv 1707.02921):     --
+                           residual blocks without BatchNorm, sub-pixel tail (``edsr_x4``)
 :mod:`.vaes`               :func:`vae`, :func:`conditional_vae`, :class:`VAE`,                  05
                            :class:`ConditionalVAE`, :func:`kl_divergence`, :func:`gaussian_nll`
                            (Kingma & Welling 2014; Sohn et al. 2015)
@@ -53,6 +55,7 @@ coordinates, so they agree in the interior of the image; they differ at the bord
 from __future__ import annotations
 
 from sr_lib.models.autoencoders import autoencoder
+from sr_lib.models.edsrs import edsr
 from sr_lib.models.gans import UPSAMPLING, CycleGAN, DCGAN, cyclegan_generator, dcgan_discriminator, dcgan_generator
 from sr_lib.models.srresnets import SRGAN, srgan_discriminator, srresnet
 from sr_lib.models.subpixel import HEADS, espcn, upsampling_head
@@ -68,6 +71,7 @@ __all__ = [
     "patchgan_critic",
     "srresnet",
     "srgan_discriminator",
+    "edsr",
     "vae",
     "conditional_vae",
     "dcgan_generator",
