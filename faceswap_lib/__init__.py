@@ -7,7 +7,8 @@ them, so ``import faceswap_lib`` stays cheap and needs neither dlib nor OpenCV):
                  ``detect_faces(frame)`` (a small copy first, full size if no face: extract, convert, score)
 - ``umeyama``    the least-squares similarity transform between point sets (Umeyama 1991)
 - ``align``      the mean face, ``align_matrix`` / ``aligned_crop`` / ``invert`` / ``transform_points``
-- ``video``      reading clips frame by frame (``read_frames``), writing 8-bit frames and PNGs (``to_bgr8``, ``write_png``)
+- ``video``      reading clips frame by frame (``read_frames``), 8-bit BGR frames for OpenCV (``to_bgr8``);
+                 PNGs go through ``sr_lib.data.io.write_image``, the library's one writer
 - ``alignments`` the ``alignments.json`` format (``read_alignments``) and the aligned-face record ``AlignedFace``
 - ``masks``      landmark-hull masks, the forehead extension, erosion and feathering, eyes-and-mouth masks
 - ``recipe``     the shared defaults of extract, train, the command line and notebook 07 (``RECIPE``)

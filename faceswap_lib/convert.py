@@ -41,11 +41,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from sr_lib.data.io import write_image
 from sr_lib.files import temporary_name
 
 from .landmarks import DEFAULT_DETECT_SIZE
 from .masks import erode_and_feather, extended_points, hull_mask
-from .video import to_bgr8, write_png
+from .video import to_bgr8
 
 __all__ = [
     "SYNTHETIC_TEXT",
@@ -476,7 +477,7 @@ def convert_video(
         if summary.frames_swapped == 0:
             raise ValueError(f"no face found in any of the {summary.frames_written} frames read from {video}")
         if preview and shown:
-            summary.preview_path = str(write_png(path.with_name(path.stem + "_preview.png"),
+            summary.preview_path = str(write_image(path.with_name(path.stem + "_preview.png"),
                                                  np.concatenate(shown, axis=0)))
         os.replace(written_path, path)  # the video last: only a complete run replaces an earlier one
     except BaseException:

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sr_lib.data.io import write_image
 from sr_lib.files import FileError, atomic_path, refuse_same_file, temporary_name
 
 from .align import aligned_crop
@@ -47,7 +48,7 @@ from .alignments import ALIGNMENTS_FILE, FORMAT, format_alignments, read_alignme
 from .errors import Interrupted
 from .landmarks import DEFAULT_DETECT_SIZE, detect_faces, load_models
 from .recipe import RECIPE
-from .video import ReadReport, read_frames, video_info, write_png
+from .video import ReadReport, read_frames, video_info
 
 __all__ = ["ExtractSummary", "extract"]
 
@@ -204,7 +205,7 @@ def extract(
             name = f"{key}_{index:06d}.png"
             temporary = temporary_name(out / name)
             pending.append((temporary, out / name))
-            write_png(temporary, crop)
+            write_image(temporary, crop)
             faces.append({
                 "file": name,
                 "video": key,

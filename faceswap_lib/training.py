@@ -44,11 +44,11 @@ __all__ = [
 ]
 
 from sr_lib.console import one_line
+from sr_lib.data.io import write_image
 
 from .masks import hull_masks, priority_masks
 from .model_folder import CONFIG_FILE, FORMAT as _FORMAT, WEIGHTS_FILE, read_settings  # noqa: F401 (re-exported)
 from .recipe import RECIPE
-from .video import write_png
 
 
 def tight_crop(crop_size: int, padding: float, new_padding: float | None) -> tuple[int, int, float]:
@@ -246,7 +246,7 @@ class PreviewCallback(_keras_callback()):
         path = self.folder / f"preview_{self.step:07d}.png"
         if path not in self.written:
             self.folder.mkdir(parents=True, exist_ok=True)
-            write_png(path, preview_grid(self.model, self.faces_a, self.faces_b))
+            write_image(path, preview_grid(self.model, self.faces_a, self.faces_b))
             self.written.append(path)
         self.last_time = time.monotonic()
         return path

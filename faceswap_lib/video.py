@@ -30,8 +30,7 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["VideoError", "VideoInfo", "ReadReport", "video_info", "read_frames", "bgr_to_float_rgb", "to_bgr8",
-           "write_png"]
+__all__ = ["VideoError", "VideoInfo", "ReadReport", "video_info", "read_frames", "bgr_to_float_rgb", "to_bgr8"]
 
 #: Without a frame count in the header, give up after this many failed frames in a row.
 MAX_FAILURES_WITHOUT_COUNT = 25
@@ -147,26 +146,6 @@ def to_bgr8(image) -> np.ndarray:
     if pixels.ndim != 3 or pixels.shape[-1] != 3:
         raise ValueError(f"to_bgr8: expected an (H, W, 3) RGB image, got shape {pixels.shape}")
     return np.ascontiguousarray(pixels[..., ::-1])
-
-
-def write_png(path: str | os.PathLike, image) -> Path:
-    """Write an RGB image as an 8-bit PNG (:func:`to_bgr8`), via a temporary file renamed on success.
-
-    An earlier file at ``path`` survives a failed write. Returns ``path`` as a Path.
-
-    Raises:
-        sr_lib.files.FileError: OpenCV could not write the PNG. ValueError / ImageError: as :func:`to_bgr8`.
-    """
-    import cv2
-
-    from sr_lib.files import FileError, atomic_path
-
-    path = Path(path)
-    pixels = to_bgr8(image)
-    with atomic_path(path) as temporary:
-        if not cv2.imwrite(str(temporary), pixels):
-            raise FileError(path, "could not write the PNG")
-    return path
 
 
 def read_frames(

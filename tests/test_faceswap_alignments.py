@@ -1,5 +1,5 @@
 """faceswap_lib.alignments (the sidecar format, AlignedFace), landmarks.detect_faces' retry,
-video.read_frames' start, video.to_bgr8 / write_png, and the shared recipe."""
+video.read_frames' start, video.to_bgr8 and sr_lib's write_image, and the shared recipe."""
 
 import inspect
 import json
@@ -120,7 +120,9 @@ def test_to_bgr8_uses_the_library_rounding_and_write_png(tmp_path):
     assert bgr.dtype == np.uint8 and bgr.flags.c_contiguous
     assert bgr[0, 0].tolist() == [0, 255, 128]
     np.testing.assert_array_equal(bgr, to_uint8(np.clip(image, 0, 1))[..., ::-1])
-    path = video.write_png(tmp_path / "x.png", image)
+    from sr_lib.data.io import write_image  # the one PNG writer, faceswap_lib's too
+
+    path = write_image(tmp_path / "x.png", image)
     np.testing.assert_array_equal(cv2.imread(str(path)), bgr)
     uint8 = (image * 255).astype(np.uint8)
     np.testing.assert_array_equal(video.to_bgr8(uint8), uint8[..., ::-1])
