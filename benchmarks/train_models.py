@@ -19,7 +19,14 @@ Recipes (the notebooks' demo settings, with more steps where a few minutes of CP
   had offline) + 1e-3 adversarial loss against ``models.srgan_discriminator``. Needs the converted
   VGG weights (``make install``).
 
-Usage: python benchmarks/train_models.py [autoencoder_x4 unet_x4 unet_x4_perceptual srgan_x4]
+- ``edsr_x4``: ``models.edsr`` (EDSR-baseline, Lim et al. 2017, arXiv 1707.02921: residual blocks
+  without BatchNorm, sub-pixel tail) slimmed to EDSR_SIZE, on the Y channel (chroma bicubic, as ESPCN /
+  VDSR), with the bicubic residual; L1 loss (EDSR's), Adam EDSR_LR x0.1 at 70% and 90%, 16 LR patches
+  of 24 x 24 per step, T91. The budget of issue 22: at most 60 minutes on 2 CPU cores, i.e. 120
+  CPU-minutes of process time (the record keeps CPU and wall seconds and the load average, since
+  other jobs on the machine inflate wall time).
+
+Usage: python benchmarks/train_models.py [autoencoder_x4 unet_x4 unet_x4_perceptual srgan_x4 edsr_x4]
        [--steps N] [--save]
 (no name: all of them, as ``make benchmarks`` runs it)
 Prints a table, writes ``results/<name>.json``; ``--save`` ships the weights to ``assets/weights/``.
@@ -37,7 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 from sr_lib import losses, models, perceptual, pretrained  # noqa: E402
-from sr_lib.data import load_hr_images, make_pairs  # noqa: E402
+from sr_lib.data import load_hr_images, luma_pairs, make_pairs  # noqa: E402
 from sr_lib.data.pipeline import make_dataset  # noqa: E402
 from sr_lib.data.restoration import restoration_pairs  # noqa: E402
 from sr_lib.models import SRGAN  # noqa: E402
@@ -126,8 +133,31 @@ def srgan_x4(steps: int, seed: int):
     return gan, "srresnet", entry["kwargs"], dataset, upscaler, recipe, batch
 
 
+#: edsr_x4: (residual blocks, filters) and Adam's initial rate, chosen by the pilot of issue 22 (T91 only).
+EDSR_SIZE, EDSR_LR, EDSR_PATCH, EDSR_BATCH = (16, 32), 5e-4, 24, 16
+
+
+def edsr_x4(steps: int, seed: int):
+    blocks, filters = EDSR_SIZE
+    kwargs = {"scale": 4, "num_res_blocks": blocks, "filters": filters, "channels": 1, "bicubic_residual": True}
+    model = models.edsr(**kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(step_schedule(EDSR_LR, steps)), loss=losses.mae)
+    pairs = [(lr, hr) for lr, hr in luma_pairs(make_pairs(load_hr_images("T91"), 4)) if min(lr.shape[:2]) >= EDSR_PATCH]
+    dataset = make_dataset(pairs, scale=4, lr_patch=EDSR_PATCH, batch_size=EDSR_BATCH, seed=seed)
+    upscaler = model_upscaler(model, channel="y")
+    recipe = {"data": f"T91 luma (BT.601 Y), LR by MATLAB-compatible bicubic, {EDSR_PATCH} x {EDSR_PATCH} LR patches; "
+                      f"{T91_AUGMENT}",
+              "mode": f"EDSR-baseline (Lim et al. 2017, arXiv 1707.02921), {blocks} blocks x {filters} filters "
+                      "(the paper's: 16 x 64), Y channel, bicubic residual; issue 22's budget: <= 120 CPU-minutes",
+              "channel": "y", "multiple": 1, "batch_size": EDSR_BATCH, "lr_patch": EDSR_PATCH,
+              "optimizer": f"Adam {EDSR_LR:g}, x0.1 at 70% and 90%", "loss": "L1 (MAE)",
+              "parameters": model.count_params()}
+    return model, "edsr", kwargs, dataset, upscaler, recipe, EDSR_BATCH
+
+
 RECIPES = {"autoencoder_x4": (autoencoder_x4, 4000), "unet_x4": (unet_x4, 3000),
-           "unet_x4_perceptual": (unet_x4_perceptual, 2000), "srgan_x4": (srgan_x4, 300)}
+           "unet_x4_perceptual": (unet_x4_perceptual, 2000), "srgan_x4": (srgan_x4, 300),
+           "edsr_x4": (edsr_x4, 9000)}
 
 
 def main() -> None:
@@ -147,12 +177,17 @@ def train(name: str, steps: int | None, seed: int, save: bool) -> None:
     steps = steps or default_steps
     keras.utils.set_random_seed(seed)
     model, factory, kwargs, dataset, upscaler, recipe, batch = build(steps, seed)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     fit_steps(model, dataset, steps, chunk=max(steps // 5, 1), batch_size=batch)
     train_seconds = time.perf_counter() - started
+    # CPU time of this process (all its threads): the budget when other jobs share the cores and
+    # stretch the wall time; the 1/5/15-minute load averages say how shared they were.
+    recipe = {**recipe, "train_cpu_seconds": round(time.process_time() - cpu_started, 1),
+              "load_average": [round(load, 2) for load in os.getloadavg()]}
 
     scores = score(upscaler, 4, name)
-    print(f"\n{name}: {steps} steps in {train_seconds / 60:.1f} min on {os.cpu_count()} CPU threads")
+    print(f"\n{name}: {steps} steps in {train_seconds / 60:.1f} min ({recipe['train_cpu_seconds'] / 60:.1f} CPU-min, "
+          f"load {recipe['load_average']}) on {os.cpu_count()} CPU threads")
     print(f"{'set':<7}{'bicubic':>10}{'model':>10}{'SSIM':>8}")
     for set_name, s in scores.items():  # not `name`: it is the model's name, used below to save it
         print(f"{set_name:<7}{s['bicubic_psnr']:>10.2f}{s['psnr']:>10.2f}{s['ssim']:>8.4f}")
