@@ -8,8 +8,9 @@ Modules (each small, one job; import what you need):
 - ``sr_lib.layers``    ``PixelShuffle``, ``SubPixelConv2D`` and the ICNR initializer
 - ``sr_lib.models``    every model, one family per module, exported by its real name:
     ``subpixel`` (ESPCN, upsampling heads), ``autoencoders``, ``unets`` (U-Net, PatchGAN critic),
-    ``srresnets`` (SRResNet, SRGAN discriminator, the ``SRGAN`` trainer), ``vaes`` (VAE, conditional
-    VAE), ``gans`` (DCGAN, CycleGAN, sample grids, diversity measures), ``adversarial`` (GAN losses)
+    ``srresnets`` (SRResNet, SRGAN discriminator, the ``SRGAN`` trainer), ``edsrs`` (EDSR-baseline),
+    ``vaes`` (VAE, conditional VAE), ``gans`` (DCGAN, CycleGAN, sample grids, diversity measures),
+    ``adversarial`` (GAN losses)
 - ``sr_lib.losses``    MSE, MAE, PSNR, SSIM, HFEN and combined losses for ``compile``
 - ``sr_lib.perceptual`` the VGG feature (perceptual) loss and the converted VGG-16 / LPIPS weights
 - ``sr_lib.training``  step-counted ``fit`` with resume, learning-rate steps
