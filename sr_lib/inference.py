@@ -22,6 +22,7 @@ alpha separately with bicubic.
 from __future__ import annotations
 
 import numbers
+import threading
 import weakref
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -205,9 +206,15 @@ def _forward(model, channels: int):
         compiled = tf.function(lambda x: reference()(x, training=False),
                                input_signature=[tf.TensorSpec((None, None, None, channels), tf.float32)])
 
-        def call(x, compiled=compiled):
+        # One call of the traced graph at a time: two threads running the same graph at once (the
+        # tile workers) crashed the process or returned corrupted tiles for edsr_x4 (TF 2.21, CPU),
+        # while eager calls from two threads did not. The workers' NumPy work still overlaps.
+        lock = threading.Lock()
+
+        def call(x, compiled=compiled, lock=lock):
             try:
-                return compiled(x)
+                with lock:
+                    return compiled(x)
             except (TypeError, ValueError, NotImplementedError):
                 # Not traceable with unknown sizes (a layer that needs them static): run it eagerly
                 # from now on; a real error (wrong channel count) is raised again by the eager call.
