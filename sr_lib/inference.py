@@ -32,7 +32,7 @@ import numpy as np
 from sr_lib import images
 from sr_lib.data.imresize import resize_array
 
-__all__ = ["Upscaler", "model_upscaler", "pre_upsampled_upscaler", "predict", "upscale_via_y", "pad_to_multiple"]
+__all__ = ["Upscaler", "model_upscaler", "min_input_size", "pre_upsampled_upscaler", "predict", "upscale_via_y", "pad_to_multiple"]
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,19 @@ class Upscaler:
             when known; :mod:`sr_lib.adaptive` needs it to count the cost of a routing.
         batch_fn: optional (N, h, w, C) -> (N, h*scale, w*scale, C) for same-shape float32 pieces
             (one model call for many patches, :meth:`batch`).
+        min_size: the smallest height and width of ``lr`` it can run on (input pixels; 1: any).
+            A model with a :class:`sr_lib.layers.BicubicUpsampling` layer (EDSR's bicubic residual)
+            needs 2: the layer pads 2 pixels by mirroring, which TensorFlow cannot do to 1 pixel.
 
     Calling: ``up(lr)`` or ``up(lr, scale)``; ``lr`` is (h, w), (h, w, 1) or (h, w, 3), uint8,
     uint16 or float in [0, 1] (:mod:`sr_lib.images`; RGBA raises ``ImageShapeError``), and the
     result is float32 in [0, 1], (h*scale, w*scale[, C]) in the layout of ``lr``.
 
     Raises:
-        ValueError: (construction) an unknown ``channel`` or ``input``, a ``scale`` or ``multiple``
-            that is not a positive integer; (call) a ``scale`` other than the upscaler's own, or
-            none for an upscaler without one.
+        ValueError: (construction) an unknown ``channel`` or ``input``, a ``scale``, ``multiple`` or
+            ``min_size`` that is not a positive integer; (call) a ``scale`` other than the
+            upscaler's own, or none for an upscaler without one.
+        sr_lib.images.ImageShapeError: (call, a ValueError) ``lr`` smaller than ``min_size``.
     """
 
     name: str
@@ -74,13 +78,14 @@ class Upscaler:
     multiple: int = 1
     flops_per_pixel: float | None = None
     batch_fn: Callable[[np.ndarray], np.ndarray] | None = None
+    min_size: int = 1
 
     def __post_init__(self):
         if self.channel not in ("y", "rgb"):
             raise ValueError(f"Upscaler {self.name!r}: channel must be 'y' or 'rgb', got {self.channel!r}")
         if self.input not in ("lr", "bicubic"):
             raise ValueError(f"Upscaler {self.name!r}: input must be 'lr' or 'bicubic', got {self.input!r}")
-        for field_name in ("scale", "multiple"):
+        for field_name in ("scale", "multiple", "min_size"):
             value = getattr(self, field_name)
             if value is None and field_name == "scale":
                 continue
@@ -100,7 +105,16 @@ class Upscaler:
             scale = self.scale
         elif self.scale is not None and scale != self.scale:
             raise ValueError(f"{self.name} upscales x{self.scale}, but was called with scale {scale}")
+        self.check_size(np.shape(lr))
         return self.fn(lr, scale)
+
+    def check_size(self, shape) -> None:
+        """Raise :class:`sr_lib.images.ImageShapeError` (a ValueError) if an image (or piece) of
+        ``shape`` (h, w, ...) is smaller than :attr:`min_size` on either side."""
+        if len(shape) >= 2 and min(shape[:2]) < self.min_size:
+            m = self.min_size
+            raise images.ImageShapeError(
+                f"{shape[1]}x{shape[0]} pixels is too small for {self.name}: it needs at least {m}x{m} pixels")
 
     def at(self, scale: int) -> "Upscaler":
         """This upscaler with its factor fixed to ``scale``.
@@ -120,6 +134,7 @@ class Upscaler:
             ValueError: the upscaler has no fixed :attr:`scale`.
         """
         if self.batch_fn is not None:
+            self.check_size(np.shape(pieces)[1:])
             return np.asarray(self.batch_fn(pieces), np.float32)
         return np.stack([np.asarray(self(p), np.float32) for p in pieces])
 
@@ -269,6 +284,24 @@ def _piecewise(upscale, lr, scale: int, radius: int):
     return upscale_tiled(upscale, lr, scale, tile=_PIECE, overlap=radius + 2, workers=min(4, os.cpu_count() or 1))
 
 
+def min_input_size(model) -> int:
+    """The smallest input height and width ``model`` runs on: 2 when it has a
+    :class:`sr_lib.layers.BicubicUpsampling` layer (it mirror-pads 2 pixels, and TensorFlow's
+    symmetric padding cannot pad more than the side it pads), else 1. Nested models are searched."""
+    from sr_lib.layers import BicubicUpsampling
+
+    pending, seen = list(getattr(model, "layers", None) or []), set()
+    while pending:
+        layer = pending.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if isinstance(layer, BicubicUpsampling):
+            return 2
+        pending.extend(getattr(layer, "layers", None) or [])
+    return 1
+
+
 def model_upscaler(model, *, channel: str = "y", multiple: int = 1, scale: int | None = None,
                    name: str | None = None, flops_per_pixel: float | None = None) -> Upscaler:
     """A model that enlarges the LR image, as an :class:`Upscaler` (e.g. for :func:`sr_lib.evaluation.evaluate`).
@@ -295,10 +328,14 @@ def model_upscaler(model, *, channel: str = "y", multiple: int = 1, scale: int |
     ~1e-6), at about half the time: each piece's activations (64 channels) stay a few MB instead of
     hundreds of MB allocated and page-faulted on every call, and the NumPy steps run in parallel.
 
+    The upscaler's :attr:`~Upscaler.min_size` is :func:`min_input_size` of the model: smaller
+    images raise :class:`sr_lib.images.ImageShapeError` naming it, not a TensorFlow error.
+
     Raises:
         ValueError: ``channel`` is not "y" or "rgb", or a bad ``scale`` / ``multiple``.
     """
     label = name or getattr(model, "name", None) or "model"
+    min_size = min_input_size(model)
     if channel == "y":
         from sr_lib.tiling import receptive_radius
 
@@ -309,7 +346,8 @@ def model_upscaler(model, *, channel: str = "y", multiple: int = 1, scale: int |
                 return _piecewise(lambda piece: upscale_via_y(model, piece, scale), lr, scale, radius)
             return upscale_via_y(model, lr, scale)
 
-        return Upscaler(label, scale, y, channel="y", multiple=multiple, flops_per_pixel=flops_per_pixel)
+        return Upscaler(label, scale, y, channel="y", multiple=multiple, flops_per_pixel=flops_per_pixel,
+                        min_size=min_size)
     if channel == "rgb":
         def rgb(lr, scale):
             restore = images.same_layout(lr)
@@ -329,7 +367,7 @@ def model_upscaler(model, *, channel: str = "y", multiple: int = 1, scale: int |
                 return out.mean(axis=-1, keepdims=True) if gray else out
 
         return Upscaler(label, scale, rgb, channel="rgb", multiple=multiple, flops_per_pixel=flops_per_pixel,
-                        batch_fn=rgb_batch)
+                        batch_fn=rgb_batch, min_size=min_size)
     raise ValueError(f"channel must be 'y' or 'rgb', got {channel!r}")
 
 

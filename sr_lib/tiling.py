@@ -147,6 +147,11 @@ def upscale_tiled(
     if tile is None:
         tile = max(height, width)
     boxes = list(tile_boxes(height, width, tile, overlap, multiple))
+    # A piece below the upscaler's min_size (a 1-pixel remainder strip with overlap 0) gets more
+    # context: the core is cut out of it as before, so the result is unchanged.
+    min_size = getattr(upscale, "min_size", 1)
+    if min_size > 1:
+        boxes = [(core, _grown(piece, min_size, height, width)) for core, piece in boxes]
     workers = _positive_int(workers, "workers")
     output = None
 
@@ -193,6 +198,18 @@ def upscale_tiled(
     if bar is not None:
         bar.close()
     return restore(output)
+
+
+def _grown(piece, min_size: int, height: int, width: int) -> tuple:
+    """``piece`` (y0, y1, x0, x1) grown to at least ``min_size`` a side where the image allows."""
+    y0, y1, x0, x1 = piece
+    if y1 - y0 < min_size:
+        y1 = min(height, y0 + min_size)
+        y0 = max(0, y1 - min_size)
+    if x1 - x0 < min_size:
+        x1 = min(width, x0 + min_size)
+        x0 = max(0, x1 - min_size)
+    return y0, y1, x0, x1
 
 
 def _bounded_map(pool, fn, items, ahead: int):

@@ -198,3 +198,19 @@ def test_an_rgb_model_from_any_factory_runs_through_load_and_the_cli(tmp_path, m
         got = np.asarray(im).astype(int)
     expected = np.round(predict(model, image.astype(np.float32) / 255, multiple=2) * 255)
     assert got.shape == (42, 60, 3) and np.abs(got - expected).max() <= 1
+
+
+def test_a_too_small_image_in_a_folder_is_skipped_like_a_corrupt_one(tmp_path):
+    """edsr_x4 needs 2x2 pixels (its bicubic residual mirror-pads 2): a 1x1 image in a folder is
+    reported and skipped, the rest of the folder is upscaled, status 1 (it used to abort with 2)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(src / "a_tiny.png")
+    Image.fromarray(_smooth(6, 7, 3)).save(src / "b_ok.png")
+    (src / "c_broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    done = _run("upscale", str(src), str(tmp_path / "out"), "--model", "edsr_x4", "--quiet")
+    assert done.returncode == 1, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "a_tiny.png" in line]
+    assert len(lines) == 1 and "too small" in lines[0] and "2x2" in lines[0], done.stderr
+    assert "c_broken.png" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b_ok.png"]

@@ -339,3 +339,28 @@ def test_ctrl_c_while_upscaling_names_the_file(tmp_path, monkeypatch, capsys):
     assert main(["upscale", str(folder), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
                  "--quiet"]) == 130
     assert capsys.readouterr().err.strip() == f"error: {folder / 'a.png'}: interrupted"
+
+
+def test_an_image_too_small_for_the_model_is_one_clear_line(tmp_path):
+    """edsr_x4 on a 1x1 image: TensorFlow's "paddings must be no greater than the dimension size"
+    before; now one line naming the file and the model's 2x2 minimum, status 2 (single file)."""
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tmp_path / "tiny.png")
+    done = _run("upscale", str(tmp_path / "tiny.png"), str(tmp_path / "out.png"), "--model", "edsr_x4", "--quiet")
+    _assert_one_error_line(done, "tiny.png")
+    assert "too small for edsr_x4" in done.stderr and "at least 2x2" in done.stderr, done.stderr
+    assert "paddings" not in done.stderr and not (tmp_path / "out.png").exists()
+
+
+def test_the_library_names_the_minimum_size_and_tiles_never_go_below_it():
+    from sr_lib import pretrained
+    from sr_lib.images import ImageShapeError
+    from sr_lib.tiling import upscale_tiled
+
+    up = pretrained.upscaler("edsr_x4")
+    assert up.min_size == 2 and pretrained.upscaler("espcn_x4").min_size == 1
+    with pytest.raises(ValueError, match="at least 2x2") as caught:
+        up(np.zeros((1, 5), np.float32))
+    assert isinstance(caught.value, ImageShapeError)
+    # 9 x 17 in 8-pixel tiles without overlap leaves 1-pixel strips: they get more context instead.
+    image = np.random.default_rng(0).random((9, 17)).astype(np.float32)
+    assert upscale_tiled(up, image, tile=8, overlap=0).shape == (36, 68)
