@@ -303,7 +303,8 @@ def _train(args: argparse.Namespace) -> None:
 
     with _about(args.model_dir):
         refuse_overlapping_folders(args.a_dir, args.b_dir, args.model_dir)
-        old = resume_check(args.model_dir, size=args.size, mask=args.mask, holdout=args.holdout)
+        old = resume_check(args.model_dir, size=args.size, mask=args.mask, holdout=args.holdout,
+                           dir_a=args.a_dir, dir_b=args.b_dir)
     done = finished(old, steps, args.minutes)
     if done:
         print(f"{args.model_dir}: {done}")

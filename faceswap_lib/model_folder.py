@@ -172,15 +172,23 @@ def face_counts(folder: str | os.PathLike, holdout: float = 0.0) -> tuple[int, i
 
 
 def resume_check(model_dir: str | os.PathLike, *, size: int, mask: bool = False,
-                 holdout: float | None = None) -> dict[str, Any] | None:
+                 holdout: float | None = None, dir_a: str | os.PathLike | None = None,
+                 dir_b: str | os.PathLike | None = None) -> dict[str, Any] | None:
     """The settings of the model ``train`` would continue in ``model_dir``, or None for a new model.
+
+    ``dir_a`` and ``dir_b`` (when given) must be the face folders the model was trained on,
+    compared as resolved paths with the ``"a"`` and ``"b"`` of its ``faceswap.json``: the folders
+    swapped (``train B A MODEL`` on a model trained as ``train A B MODEL``) would teach each decoder
+    the other person's face. A model whose settings do not record them, or whose recorded folder no
+    longer exists (moved), is accepted; training records the folders given.
 
     Raises:
         sr_lib.files.FileError: ``model_dir`` exists and is not a folder, or its ``faceswap.json``
             is not ours.
         ValueError: the model cannot continue with these options: another ``size``, ``mask`` asked
             of a model without one, or a ``holdout`` fraction other than the one it was trained with
-            (the held-out faces would be trained on, or the record would lie).
+            (the held-out faces would be trained on, or the record would lie), or face folders
+            other than the ones it was trained on (``dir_a``, ``dir_b``).
     """
     from sr_lib.files import FileError
 
@@ -199,7 +207,27 @@ def resume_check(model_dir: str | os.PathLike, *, size: int, mask: bool = False,
     if holdout is not None and not math.isclose(holdout, recorded):
         raise ValueError(f"holdout mismatch: {model_dir} was trained with --holdout {recorded:g}, asked for "
                          f"{holdout:g}; leave --holdout out to continue, or train into another model folder")
+    _check_face_folders(model_dir, old, dir_a, dir_b)
     return old
+
+
+def _check_face_folders(model_dir: Path, old: dict[str, Any], dir_a, dir_b) -> None:
+    """Refuse face folders other than the recorded ones (see :func:`resume_check`)."""
+    if dir_a is None or dir_b is None:
+        return
+    given = {"a": Path(dir_a).resolve(), "b": Path(dir_b).resolve()}
+    recorded = {side: Path(old[side]).resolve() if isinstance(old.get(side), str) and old[side] else None
+                for side in ("a", "b")}
+    wrong = [side for side in ("a", "b")
+             if recorded[side] is not None and recorded[side].exists() and recorded[side] != given[side]]
+    if not wrong:
+        return
+    swapped = recorded["a"] == given["b"] and recorded["b"] == given["a"]
+    why = ("the two folders are swapped: each decoder would learn the other person's face"
+           if swapped else "another person's faces would be trained into its decoder")
+    raise ValueError(f"folders mismatch: {model_dir} was trained on A = {recorded['a']} and B = {recorded['b']}, "
+                     f"asked to train A = {given['a']} and B = {given['b']}; {why}. Give the folders in the order "
+                     "it was trained on (A first), or train into another model folder")
 
 
 def finished(settings: dict[str, Any] | None, steps: int | None, minutes: float | None) -> str | None:

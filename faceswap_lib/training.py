@@ -475,7 +475,8 @@ def train(
 
     Refused before anything runs: a ``model_dir`` that is ``dir_a`` or ``dir_b``, ``dir_a`` and
     ``dir_b`` the same folder, a learning rate that is not positive and finite, ``mask=True``
-    on an existing model trained without a mask, a size or holdout mismatch.
+    on an existing model trained without a mask, a size or holdout mismatch, face folders other
+    than the ones the model was trained on (swapped, say).
 
     Returns:
         ``(model, history, settings)``; ``history`` is None when nothing was trained.
@@ -505,7 +506,7 @@ def train(
     if steps is None and minutes is None:
         raise ValueError("train: give steps or minutes (or both): the total to train to")
     refuse_overlapping_folders(dir_a, dir_b, model_dir)  # never write the model into a face folder
-    old = resume_check(model_dir, size=size, mask=mask, holdout=holdout)
+    old = resume_check(model_dir, size=size, mask=mask, holdout=holdout, dir_a=dir_a, dir_b=dir_b)
     fraction = float((old.get("holdout") or {}).get("fraction", 0.0)) if old else float(holdout or 0.0)
     if old is not None:  # a model keeps its crop (models saved before tight crops: the whole crop)
         padding = old.get("crop_padding")

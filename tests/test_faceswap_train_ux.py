@@ -135,3 +135,21 @@ def test_folders_and_finished_models_are_checked_before_tensorflow(faces, tmp_pa
     for option, value in (("--minutes", "0"), ("--holdout", "1"), ("--holdout", "-0.1"), ("--preview-minutes", "-1")):
         status, _, err, tf = _cli_without_tensorflow("train", fa, fb, model, option, value)
         assert (status, tf) == (2, False) and option in err, (option, err)
+
+
+def test_train_refuses_the_face_folders_swapped(faces, tmp_path):
+    """A model trained as ``train A B MODEL`` continued as ``train B A MODEL`` would teach each
+    decoder the other face: refused in one line naming the model folder and its folders."""
+    fa, fb = faces
+    model = tmp_path / "m1"
+    model.mkdir()
+    (model / "faceswap.json").write_text(json.dumps({
+        "format": "faceswap_lib.model/1", "model": {"size": 32}, "steps": 5, "seconds": 1.0,
+        "a": str(fa.resolve()), "b": str(fb.resolve())}))
+    status, out, err, tf = _cli_without_tensorflow("train", fb, fa, model, "--size", "32", "--steps", "9")
+    assert (status, tf, out) == (2, False, ""), err
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: {model}: "), err
+    assert f"A = {fa.resolve()}" in err and f"B = {fb.resolve()}" in err and "swapped" in err
+    # Another spelling of the same folders is the same folders: accepted (here: already finished).
+    status, out, err, _ = _cli_without_tensorflow("train", fa / ".." / fa.name, fb, model, "--size", "32", "--steps", "5")
+    assert status == 0 and "already trained to step 5" in out, err
