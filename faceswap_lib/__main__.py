@@ -43,7 +43,8 @@ Outputs are never written over inputs (``convert clip.mp4 MODEL clip.mp4`` is re
 through another path, a symlink or a hard link; ``train`` refuses a model folder that is one of its
 face folders, and the same folder as both persons), and are written under temporary names that are
 renamed only on success (:mod:`sr_lib.files`; also ``score --json``); ``extract`` into a folder that already holds
-another clip merges the two clips' ``alignments.json`` (see :mod:`faceswap_lib.extract`).
+another clip merges the two clips' ``alignments.json`` (see :mod:`faceswap_lib.extract`); ``extract``
+of a clip into a folder that already holds its faces is refused unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ import sys
 
 from sr_lib.console import one_line
 
-from .recipe import RECIPE
+from .recipe import MIN_EXTRACT_SIZE, RECIPE
 
 #: ``train`` writes a preview this often by default (minutes of training).
 DEFAULT_PREVIEW_MINUTES = 5.0
@@ -138,12 +139,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("video", help="input clip (mp4, avi, ...)")
     p.add_argument("out_dir", help="folder for the aligned PNG crops and alignments.json")
     p.add_argument("--size", type=int, default=RECIPE.extract_size,
-                   help=f"side of the aligned crops in pixels (default {RECIPE.extract_size})")
+                   help=f"side of the aligned crops in pixels, at least {MIN_EXTRACT_SIZE} (the smallest model "
+                        f"input; default {RECIPE.extract_size})")
     p.add_argument("--every-nth", type=int, default=1, help="process every n-th frame (default 1)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
 
     p = commands.add_parser("train", help="train the face-swap autoencoder on two extract folders", epilog=CONSENT)
     p.add_argument("a_dir", help="extract folder of person A")
+    p.add_argument("--overwrite", action="store_true",
+                   help="extract a clip again into a folder that already holds its faces, replacing them "
+                        "(without it that is refused; other clips are always merged in)")
     p.add_argument("b_dir", help="extract folder of person B")
     p.add_argument("model_dir", help="model folder (created; if it holds a model, training continues)")
     p.add_argument("--steps", type=int, default=None,
@@ -408,14 +413,16 @@ def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     if args.command == "extract":
-        _positive("--size", args.size)
+        if args.size < MIN_EXTRACT_SIZE:
+            raise CommandError("--size", f"must be at least {MIN_EXTRACT_SIZE} (the smallest model input), got {args.size}")
         _positive("--every-nth", args.every_nth)
         _positive("--max-frames", args.max_frames)
         with _about(args.video, args.out_dir):
             from .extract import extract
 
             s = extract(args.video, args.out_dir, size=args.size, every_nth=args.every_nth, max_frames=args.max_frames,
-                        progress=sys.stderr.isatty())  # a bar for people; no bar lines in captured stderr
+                        progress=sys.stderr.isatty(),  # a bar for people; no bar lines in captured stderr
+                        overwrite=args.overwrite)
         lost = f", {len(s.undecodable_frames)} undecodable frames skipped" if s.undecodable_frames else ""
         print(f"{s.faces_saved} faces from {s.frames_read} frames ({s.frames_without_face} without a face{lost}) "
               f"-> {s.out_dir} (clip key {s.clip}), {s.frames_per_second:.1f} frames/s")

@@ -12,7 +12,8 @@ Several clips in one folder: extracting another clip into a folder that already 
 entry carries its clip key (the clip's file stem, made unique with ``-2``, ``-3`` ... if another
 clip with the same stem is already there), so two clips' frames cannot collide. Extracting the
 *same* clip again (same resolved path) replaces that clip's entries and removes its old crops that
-the new run did not write. All clips of one folder share one crop size and padding (training
+the new run did not write (``overwrite=False``, the command line without ``--overwrite``, refuses
+that instead: the earlier faces are kept). All clips of one folder share one crop size and padding (training
 needs that); a different size or padding is refused, unless the folder holds only this clip.
 Files of the earlier format (``faceswap_lib.alignments/1``, one clip) are read as a one-clip
 folder and upgraded when something is merged into them.
@@ -47,7 +48,7 @@ from .align import aligned_crop
 from .alignments import ALIGNMENTS_FILE, FORMAT, format_alignments, read_alignments
 from .errors import Interrupted
 from .landmarks import DEFAULT_DETECT_SIZE, detect_faces, load_models
-from .recipe import RECIPE
+from .recipe import MIN_EXTRACT_SIZE, RECIPE
 from .video import ReadReport, read_frames, video_info
 
 __all__ = ["ExtractSummary", "extract"]
@@ -106,6 +107,21 @@ def _existing(out: Path) -> dict[str, Any] | None:
                               "move it away or extract into another folder") from error
 
 
+def _refuse_replacing(out: Path, old: dict[str, Any] | None, key: str, rerun: bool) -> None:
+    """Raise FileError if this run (clip ``key``) would replace faces already in ``out``."""
+    if rerun:
+        n = sum(1 for f in old["faces"] if f["video"] == key)
+        raise FileError(out, f"already holds {n} face{'s' * (n != 1)} of this clip (clip key {key}) from an earlier extract; "
+                             "extracting it again would replace them: pass --overwrite (overwrite=True) to "
+                             "replace them, or choose another folder")
+    listed = {f["file"] for f in old["faces"]} if old else set()
+    clashing = sorted(p.name for p in out.glob(f"{key}_[0-9]*.png") if p.name not in listed) if out.is_dir() else []
+    if clashing:
+        raise FileError(out, f"already holds {len(clashing)} face{'s' * (len(clashing) != 1)} named like this clip's crops ({clashing[0]}, ...) "
+                             f"that its {ALIGNMENTS_FILE} does not list; extracting would replace them: pass "
+                             "--overwrite (overwrite=True) to replace them, or choose another folder")
+
+
 def extract(
     video_path: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -118,6 +134,7 @@ def extract(
     detect_size: int | None = DEFAULT_DETECT_SIZE,
     upsample: int = 0,
     model_path: str | os.PathLike | None = None,
+    overwrite: bool = True,
 ) -> ExtractSummary:
     """Detect, align and save the largest face of every frame of a clip.
 
@@ -135,6 +152,10 @@ def extract(
         detect_size: long side of the frame copy the detector sees (None: full resolution).
         upsample: dlib detector upsampling (1 finds faces half as large, 4x slower).
         model_path: another 68-point model file.
+        overwrite: extracting a clip the folder already holds replaces its faces (True, the
+            default); False refuses that (``python -m faceswap_lib extract`` without
+            ``--overwrite``), and also refuses to write over crops of this clip's names that the
+            folder's ``alignments.json`` does not list. Other clips are merged in either way.
 
     Returns:
         An :class:`ExtractSummary` (its time excludes loading the models, which happens once per
@@ -146,9 +167,14 @@ def extract(
         FileNotFoundError / faceswap_lib.video.VideoError: the clip is missing, cannot be
             opened, or has no decodable frame (the message names the file).
         faceswap_lib.files.FileError: ``out_dir`` is the clip itself or a file, or holds an
-            unreadable ``alignments.json``, or clips of another crop size / padding.
+            unreadable ``alignments.json``, or clips of another crop size / padding, or (with
+            ``overwrite=False``) faces of this clip already.
+        ValueError: ``size`` below :data:`faceswap_lib.recipe.MIN_EXTRACT_SIZE`.
         faceswap_lib.errors.Interrupted: Ctrl-C; the interrupted run's crops were removed.
     """
+    if isinstance(size, bool) or int(size) != size or size < MIN_EXTRACT_SIZE:
+        raise ValueError(f"extract: size must be a whole number of pixels >= {MIN_EXTRACT_SIZE} "
+                         f"(the smallest model input), got {size!r}")
     video_path = Path(video_path)
     out = Path(out_dir)
     refuse_same_file(out, video_path, what="output folder")
@@ -159,6 +185,8 @@ def extract(
     clips = dict(old["clips"]) if old else {}
     key, rerun = _clip_key(clips, video_path)
     others = {k: v for k, v in clips.items() if k != key}
+    if not overwrite:
+        _refuse_replacing(out, old, key, rerun)
     if others and (old["size"] != size or old["padding"] != padding):
         raise FileError(out / ALIGNMENTS_FILE,
                         f"holds crops of size {old['size']} with padding {old['padding']} from "

@@ -21,7 +21,12 @@ from dataclasses import dataclass
 
 from .align import DEFAULT_PADDING
 
-__all__ = ["Recipe", "RECIPE"]
+__all__ = ["Recipe", "RECIPE", "MIN_EXTRACT_SIZE"]
+
+#: The smallest aligned crop ``extract`` makes, pixels: the smallest face the model takes
+#: (:func:`faceswap_lib.models.face_encoder`: a multiple of 16, at least 32), with ``train --padding``
+#: as large as the extract's own; a tighter training crop needs a larger extract (``train`` says how much).
+MIN_EXTRACT_SIZE = 32
 
 
 @dataclass(frozen=True)

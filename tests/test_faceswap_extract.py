@@ -90,3 +90,35 @@ def test_extract_end_to_end(mirror, tmp_path):
         assert crop.shape == (size, size, 3)
         again = cv2.warpAffine(frames[face["frame"]], face["matrix"], (size, size), borderMode=cv2.BORDER_REPLICATE)
         assert np.abs(again - crop).mean() < 2 / 255
+
+
+def test_extracting_a_clip_again_is_refused_without_overwrite(tmp_path, capsys):
+    """Re-extracting the clip a folder already holds would replace its faces (with another
+    --max-frames, drop some): the command refuses it in one line, the folder untouched, unless
+    --overwrite. Another clip is still merged in (extract's multi-clip folders)."""
+    from faceswap_lib.__main__ import main
+    from faceswap_lib.synthetic import astronaut_head, make_moving_clip
+
+    head = astronaut_head(256)
+    a = make_moving_clip(head, tmp_path / "a.avi", 2, np.random.default_rng(0), degrees=8, zoom=0, shift=0)
+    b = make_moving_clip(head[:, ::-1], tmp_path / "b.avi", 1, np.random.default_rng(1), degrees=8, zoom=0, shift=0)
+    out = tmp_path / "faces"
+    assert main(["extract", str(a), str(out), "--size", "64"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["extract", str(a), str(out), "--size", "64", "--max-frames", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out}: already holds 2 faces") and "--overwrite" in err, err
+    assert len(err.splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert main(["extract", str(b), str(out), "--size", "64"]) == 0  # another clip: merged
+    assert main(["extract", str(a), str(out), "--size", "64", "--max-frames", "1", "--overwrite"]) == 0
+    assert sorted(f["file"] for f in read_alignments(out)["faces"]) == ["a_000000.png", "b_000000.png"]
+    # Crops named like the clip's but not listed in the folder's alignments.json are not replaced either.
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "a_000000.png").write_bytes(b"someone's own picture")
+    capsys.readouterr()
+    assert main(["extract", str(a), str(stray), "--size", "64"]) == 2
+    assert "already holds 1 face named like" in capsys.readouterr().err
+    assert (stray / "a_000000.png").read_bytes() == b"someone's own picture"
