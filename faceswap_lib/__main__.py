@@ -280,6 +280,27 @@ def _warn(file, text: str) -> None:
 def _train(args: argparse.Namespace) -> None:
     """``train``: every option, folder and the model folder's state checked before TensorFlow loads."""
     import math
+def _refuse_predicted_mask(mask: str, settings: dict, model_dir) -> None:
+    """``--mask predicted`` needs decoders that predict a mask: said about the model folder, before TensorFlow."""
+    if mask == "predicted" and not settings["model"].get("mask", False):
+        raise CommandError(model_dir, "was trained without a mask, so --mask predicted has no mask to use: "
+                                      "give --mask extended or hull, or train a model with `train --mask`")
+
+
+def _same_clip(source, swapped) -> str:
+    """"is" when ``swapped`` is ``source`` (however reached), "is byte-identical to" when it is a copy, else ""."""
+    import filecmp
+
+    from sr_lib.files import same_file
+
+    if same_file(source, swapped):
+        return "is"
+    try:
+        return "is byte-identical to" if filecmp.cmp(source, swapped, shallow=False) else ""
+    except OSError:
+        return ""
+
+
     from pathlib import Path
 
     for name in ("steps", "batch_size", "size", "chunk"):
@@ -378,6 +399,7 @@ def _score(args: argparse.Namespace) -> None:
     src, tgt = ("a", "b") if args.direction == "a2b" else ("b", "a")
     for option, folder in (("--source-faces", args.source_faces or settings.get(src)),
                            ("--target-faces", args.target_faces or settings.get(tgt))):
+    _refuse_predicted_mask(args.mask, settings, args.model_dir)
         if not folder or not Path(folder).is_dir():
             raise CommandError(folder or args.model_dir, f"face folder not found (the model's {CONFIG_FILE} names it; "
                                                          f"give the extract folder with {option})")
@@ -391,6 +413,10 @@ def _score(args: argparse.Namespace) -> None:
     with _about(args.swapped_clip, args.source_clip, args.model_dir):
         import_tensorflow_quietly()
         from .score import format_report, score_clip
+    same = _same_clip(args.source_clip, args.swapped_clip)
+    if same:
+        _warn(args.swapped_clip, f"{same} the source clip {args.source_clip}: the swapped clip is the source "
+                                 "itself, so the identity score measures nothing (score the output of `convert`)")
 
         with _cpp_stderr_to_log():
             report = score_clip(
@@ -449,7 +475,9 @@ def run(args: argparse.Namespace) -> None:
             raise CommandError(args.out, f"not a video file name: the output must end in one of "
                                          f"{', '.join(VIDEO_EXTENSIONS)} (a video is written there)")
         with _about(args.model_dir):
-            read_settings(args.model_dir)  # a missing or wrong model folder: said before TensorFlow loads
+            settings = read_settings(args.model_dir)  # a missing or wrong model folder: said before TensorFlow loads
+        _refuse_predicted_mask(args.mask, settings, args.model_dir)
+        with _about(args.model_dir):
             import_tensorflow_quietly()  # training imports Keras at import time
             from .training import load_model
 

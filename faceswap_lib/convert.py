@@ -380,6 +380,11 @@ class ConvertSummary:
         return {**asdict(self), "frames_per_second": self.frames_per_second}
 
 
+def _past_the_end(video, start: int, frames: int) -> str:
+    return (f"{video}: start frame {start} is past the end of the clip: it has only {frames} frames "
+            f"(0 to {frames - 1}); give a smaller --start")
+
+
 def convert_video(
     video,
     model,
@@ -414,7 +419,8 @@ def convert_video(
     Raises:
         FileNotFoundError / VideoError: the clip is missing or unreadable.
         faceswap_lib.files.SameFileError: ``out_path`` (or its preview) is the input clip.
-        ValueError: no face was found in any frame of the clip.
+        ValueError: no face was found in any frame of the clip, or ``start`` is past its last frame
+            (the message says how many frames it has).
     """
     from sr_lib.files import FileError, refuse_same_file
     from .landmarks import detect_faces
@@ -429,6 +435,8 @@ def convert_video(
     if out_path.is_dir():
         raise FileError(out_path, "is a folder; give an output file name such as swapped.mp4")
     info = video_info(video)
+    if start and 0 < info.frame_count <= start:
+        raise ValueError(_past_the_end(video, start, info.frame_count))
     total = -(-max(info.frame_count - start, 0) // every_nth) if info.frame_count > 0 else 0
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
@@ -474,6 +482,8 @@ def convert_video(
         summary.seconds = time.perf_counter() - began
         summary.frame_count, summary.undecodable_frames = report.frame_count, list(report.undecodable)
         summary.read_report = "" if report.complete else report.message()
+        if summary.frames_written == 0 and start > 0:  # a header without a frame count: found out by reading
+            raise ValueError(_past_the_end(video, start, report.decoded + len(report.undecodable)))
         if summary.frames_swapped == 0:
             raise ValueError(f"no face found in any of the {summary.frames_written} frames read from {video}")
         if preview and shown:

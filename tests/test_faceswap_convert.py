@@ -223,3 +223,28 @@ def test_extended_points_cover_the_forehead_along_the_face_axis():
     assert big > small
     with pytest.raises(ValueError, match="68"):
         masks.extended_points(points[:51])
+
+
+def test_convert_start_past_the_end_says_how_many_frames(tmp_path):
+    from faceswap_lib.synthetic import astronaut_head, make_moving_clip
+
+    clip = make_moving_clip(astronaut_head(96), tmp_path / "a.avi", 3, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="has only 3 frames") as caught:
+        convert.convert_video(clip, None, tmp_path / "out.mp4", start=7, progress=False)
+    assert "start frame 7" in str(caught.value) and "--start" in str(caught.value)
+    assert list(tmp_path.iterdir()) == [clip]
+
+
+def test_convert_mask_predicted_without_a_mask_names_the_model_folder(tmp_path, capsys):
+    import json
+
+    from faceswap_lib.__main__ import main
+
+    clip = tmp_path / "clip.avi"
+    clip.write_bytes(b"not read: the model folder is checked first")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "faceswap.json").write_text(json.dumps({"format": "faceswap_lib.model/1", "model": {"size": 32}}))
+    assert main(["convert", str(clip), str(model), str(tmp_path / "out.mp4"), "--mask", "predicted"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {model}: ") and "without a mask" in err and len(err.splitlines()) == 1, err

@@ -159,3 +159,31 @@ def test_score_command_end_to_end(tmp_path, capsys):
     tail_report = json.loads(tail_json.read_text())
     assert tail_report["frames"] == [2, 3] and tail_report["start"] == 2
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".~tmp-")] == []
+
+
+def test_score_warns_when_the_swapped_clip_is_the_source(tmp_path, monkeypatch, capsys):
+    """The same file (or a byte-identical copy) as source and swapped clip: one warning line, the
+    identity score would measure nothing. TensorFlow is not needed to see it: its import is stopped."""
+    import shutil
+
+    import faceswap_lib.__main__ as cli
+
+    def stop():
+        raise RuntimeError("stopped before TensorFlow")
+
+    monkeypatch.setattr(cli, "import_tensorflow_quietly", stop)
+    clip, other = tmp_path / "clip.avi", tmp_path / "other.avi"
+    clip.write_bytes(b"a clip")
+    other.write_bytes(b"another clip")
+    shutil.copyfile(clip, tmp_path / "copy.avi")
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "faceswap.json").write_text(json.dumps({"format": "faceswap_lib.model/1", "model": {"size": 32},
+                                                     "a": str(tmp_path), "b": str(tmp_path)}))
+    for swapped, word in ((clip, "is the source clip"), (tmp_path / "copy.avi", "is byte-identical to the source")):
+        assert cli.main(["score", str(clip), str(swapped), str(model)]) == 2
+        warning, error = capsys.readouterr().err.splitlines()
+        assert warning.startswith(f"warning: {swapped}: {word}") and "measures nothing" in warning, warning
+        assert "stopped before TensorFlow" in error
+    assert cli.main(["score", str(clip), str(other), str(model)]) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1  # only the error: no warning
