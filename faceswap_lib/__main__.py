@@ -29,9 +29,12 @@ otherwise); ``--json OUT`` also writes every frame's numbers (NaN as null).
 Errors: every failure, whatever raised it (our checks, OpenCV's ``cv2.error``, h5py reading a
 corrupt weights file, TensorFlow, dlib), prints exactly one line ``error: <file>: <what is wrong>``
 on stderr and exits with status 2, never a traceback; usage errors print
-``error: python -m faceswap_lib <command>: <what>``. A clip that is partly damaged is read as far
-as it decodes: the summary says how many frames were lost, a ``warning: <file>: ...`` line on
-stderr repeats it, and the exit status is 0 (2 only when no frame could be read at all).
+``error: python -m faceswap_lib <command>: <what>``, and a bad option value names the option
+(``error: --size: must be at least 32, got 1``), as ``python -m sr_lib`` does. A clip that is
+partly damaged is read as far as it decodes: the summary says how many frames were lost, a
+``warning: <file>: ...`` line on stderr repeats it, and the exit status is 0 (2 only when no frame
+could be read at all). ``score`` warns when the swapped clip is the source clip itself (the same
+file or a byte-identical copy): its identity score would measure nothing.
 
 Ctrl-C prints one line too (``error: <file>: interrupted at ...``; for ``train``: ``stopped at
 step N; last checkpoint at step M; run the same command to continue``, where M = N when a step
@@ -143,12 +146,12 @@ def _parser() -> argparse.ArgumentParser:
                         f"input; default {RECIPE.extract_size})")
     p.add_argument("--every-nth", type=int, default=1, help="process every n-th frame (default 1)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-
-    p = commands.add_parser("train", help="train the face-swap autoencoder on two extract folders", epilog=CONSENT)
-    p.add_argument("a_dir", help="extract folder of person A")
     p.add_argument("--overwrite", action="store_true",
                    help="extract a clip again into a folder that already holds its faces, replacing them "
                         "(without it that is refused; other clips are always merged in)")
+
+    p = commands.add_parser("train", help="train the face-swap autoencoder on two extract folders", epilog=CONSENT)
+    p.add_argument("a_dir", help="extract folder of person A")
     p.add_argument("b_dir", help="extract folder of person B")
     p.add_argument("model_dir", help="model folder (created; if it holds a model, training continues)")
     p.add_argument("--steps", type=int, default=None,
@@ -227,19 +230,19 @@ from sr_lib.console import import_tensorflow_quietly  # noqa: E402  (cheap: impo
 
 def _positive(name: str, value):
     if value is not None and value < 1:
-        raise CommandError("python -m faceswap_lib", f"{name} must be >= 1, got {value}")
+        raise CommandError(name, f"must be >= 1, got {value}")
 
 
 def _positive_float(name: str, value):
     import math
 
     if not (math.isfinite(value) and value > 0):
-        raise CommandError("python -m faceswap_lib", f"{name} must be a positive finite number, got {value}")
+        raise CommandError(name, f"must be a positive finite number, got {value}")
 
 
 def _at_least_zero(name: str, value):
     if value < 0:
-        raise CommandError("python -m faceswap_lib", f"{name} must be >= 0, got {value}")
+        raise CommandError(name, f"must be >= 0, got {value}")
 
 
 #: Output extensions ``convert`` writes: video containers OpenCV's FFmpeg backend writes mp4v into.
@@ -277,9 +280,6 @@ def _warn(file, text: str) -> None:
     print(f"warning: {file}: {text}", file=sys.stderr)
 
 
-def _train(args: argparse.Namespace) -> None:
-    """``train``: every option, folder and the model folder's state checked before TensorFlow loads."""
-    import math
 def _refuse_predicted_mask(mask: str, settings: dict, model_dir) -> None:
     """``--mask predicted`` needs decoders that predict a mask: said about the model folder, before TensorFlow."""
     if mask == "predicted" and not settings["model"].get("mask", False):
@@ -301,6 +301,9 @@ def _same_clip(source, swapped) -> str:
         return ""
 
 
+def _train(args: argparse.Namespace) -> None:
+    """``train``: every option, folder and the model folder's state checked before TensorFlow loads."""
+    import math
     from pathlib import Path
 
     for name in ("steps", "batch_size", "size", "chunk"):
@@ -309,17 +312,17 @@ def _same_clip(source, swapped) -> str:
     if args.minutes is not None:
         _positive_float("--minutes", args.minutes)
     if not (math.isfinite(args.preview_minutes) and args.preview_minutes >= 0):
-        raise CommandError("python -m faceswap_lib", f"--preview-minutes must be >= 0, got {args.preview_minutes}")
+        raise CommandError("--preview-minutes", f"must be >= 0, got {args.preview_minutes}")
     if args.holdout is not None and not (math.isfinite(args.holdout) and 0 <= args.holdout < 1):
-        raise CommandError("python -m faceswap_lib", f"--holdout must be a fraction in [0, 1), got {args.holdout}")
+        raise CommandError("--holdout", f"must be a fraction in [0, 1), got {args.holdout}")
     _at_least_zero("--preview-every", args.preview_every)
     _at_least_zero("--seed", args.seed)
     if not (math.isfinite(args.padding) and 0 <= args.padding < 0.5):
-        raise CommandError("python -m faceswap_lib", f"--padding must be in [0, 0.5), got {args.padding}")
+        raise CommandError("--padding", f"must be in [0, 0.5), got {args.padding}")
     for name in ("priority_weight", "warp"):
         value = getattr(args, name)
         if not (math.isfinite(value) and value >= 0):
-            raise CommandError("python -m faceswap_lib", f"--{name.replace('_', '-')} must be >= 0, got {value}")
+            raise CommandError(f"--{name.replace('_', '-')}", f"must be >= 0, got {value}")
     steps = RECIPE.steps if args.steps is None and args.minutes is None else args.steps
     for folder in (args.a_dir, args.b_dir):
         if not Path(folder).is_dir():
@@ -396,10 +399,10 @@ def _score(args: argparse.Namespace) -> None:
 
     with _about(args.model_dir):
         settings = read_settings(args.model_dir)
+    _refuse_predicted_mask(args.mask, settings, args.model_dir)
     src, tgt = ("a", "b") if args.direction == "a2b" else ("b", "a")
     for option, folder in (("--source-faces", args.source_faces or settings.get(src)),
                            ("--target-faces", args.target_faces or settings.get(tgt))):
-    _refuse_predicted_mask(args.mask, settings, args.model_dir)
         if not folder or not Path(folder).is_dir():
             raise CommandError(folder or args.model_dir, f"face folder not found (the model's {CONFIG_FILE} names it; "
                                                          f"give the extract folder with {option})")
@@ -410,13 +413,13 @@ def _score(args: argparse.Namespace) -> None:
                              model_dir / WEIGHTS_FILE)
         if Path(args.json).is_dir():
             raise CommandError(args.json, "is a folder; give a file name such as score.json")
-    with _about(args.swapped_clip, args.source_clip, args.model_dir):
-        import_tensorflow_quietly()
-        from .score import format_report, score_clip
     same = _same_clip(args.source_clip, args.swapped_clip)
     if same:
         _warn(args.swapped_clip, f"{same} the source clip {args.source_clip}: the swapped clip is the source "
                                  "itself, so the identity score measures nothing (score the output of `convert`)")
+    with _about(args.swapped_clip, args.source_clip, args.model_dir):
+        import_tensorflow_quietly()
+        from .score import format_report, score_clip
 
         with _cpp_stderr_to_log():
             report = score_clip(

@@ -96,3 +96,24 @@ def test_end_to_end_extract_train_convert(mirror, tmp_path, capsys):
     original = next(iter(_read_video(videos / "d14.mp4")))
     # No label: the corner is the original picture (up to mp4 compression), not a black box.
     assert np.abs(unlabelled[0][-40:, :120].astype(float) - original[-40:, :120]).mean() < 8
+
+
+def test_option_errors_name_the_option_and_extract_size_has_a_minimum(tmp_path, capsys):
+    """An option's bad value is ``error: --option: ...`` (as in python -m sr_lib), not the program's
+    name; extract --size below 32 px (the smallest model input) is refused, and --help says so."""
+    from faceswap_lib.recipe import MIN_EXTRACT_SIZE
+
+    assert MIN_EXTRACT_SIZE == 32
+    assert main(["extract", str(tmp_path / "clip.mp4"), str(tmp_path / "x"), "--size", "1"]) == 2
+    assert capsys.readouterr().err == "error: --size: must be at least 32 (the smallest model input), got 1\n"
+    assert main(["train", str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "m"), "--steps", "0"]) == 2
+    assert capsys.readouterr().err == "error: --steps: must be >= 1, got 0\n"
+    assert main(["convert", "clip.mp4", "m", "o.mp4", "--start", "-1"]) == 2
+    assert capsys.readouterr().err.startswith("error: --start: must be >= 0")
+    with pytest.raises(SystemExit):
+        main(["extract", "--help"])
+    assert "at least 32" in " ".join(capsys.readouterr().out.split())
+    from faceswap_lib.extract import extract
+
+    with pytest.raises(ValueError, match=">= 32"):
+        extract(tmp_path / "clip.mp4", tmp_path / "x", size=16, progress=False)
