@@ -185,13 +185,14 @@ def extract(
     clips = dict(old["clips"]) if old else {}
     key, rerun = _clip_key(clips, video_path)
     others = {k: v for k, v in clips.items() if k != key}
-    if not overwrite:
-        _refuse_replacing(out, old, key, rerun)
+    # A size mismatch first: --overwrite cannot cure it, so it is the message that helps.
     if others and (old["size"] != size or old["padding"] != padding):
         raise FileError(out / ALIGNMENTS_FILE,
                         f"holds crops of size {old['size']} with padding {old['padding']} from "
                         f"{', '.join(sorted(clips))}; asked for size {size}, padding {padding}. "
                         "Extract into another folder (one crop size per folder)")
+    if not overwrite:
+        _refuse_replacing(out, old, key, rerun)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
 

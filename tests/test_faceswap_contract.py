@@ -115,7 +115,7 @@ def test_a_failed_extract_leaves_the_sidecar_byte_identical(tmp_path, capsys):
 def test_train_refuses_a_learning_rate_that_is_not_positive_and_finite(rate, faces, trained, capsys):
     before = snapshot(trained)
     assert main(["train", str(faces[0]), str(faces[1]), str(trained), *TRAIN, "--learning-rate", rate]) == 2
-    one_error_line(capsys, "python -m faceswap_lib", "--learning-rate must be a positive finite number")
+    one_error_line(capsys, "--learning-rate", "must be a positive finite number")
     assert snapshot(trained) == before
 
 
@@ -240,8 +240,9 @@ def test_every_numeric_option_is_checked_first(command, option, value, tmp_path,
     args = {"convert": ["convert", "clip.mp4", "model", "out.mp4"], "extract": ["extract", "clip.mp4", "out"],
             "train": ["train", "fa", "fb", "model"]}[command]
     assert main(args + [option, value]) == 2
-    line = one_error_line(capsys, "python -m faceswap_lib")
-    assert option in line and (">= 1" in line or ">= 0" in line), line
+    line = one_error_line(capsys, option)  # an option error names the option in the file slot, as sr_lib's do
+    minimum = "at least 32" if (command, option) == ("extract", "--size") else None
+    assert (minimum in line) if minimum else (">= 1" in line or ">= 0" in line), line
 
 
 # --- 7. --mask on a model trained without one ------------------------------------------------------------
