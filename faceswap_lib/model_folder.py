@@ -2,8 +2,8 @@
 
 A model folder holds ``faceswap.json`` (the settings: the model factory's arguments, the steps and
 seconds trained so far, the learning rate, the crop size and padding of the faces, the two face
-folders, and which faces were held out), ``faceswap.weights.h5``, and while training ``backup/``
-and ``previews/``. This module imports neither TensorFlow nor Keras (importing them takes 10-20 s
+folders, and which faces were held out), ``faceswap.weights.h5``, ``faceswap.optimizer.npz`` (Adam's
+state, for resuming), and while training ``backup/`` and ``previews/``. This module imports neither TensorFlow nor Keras (importing them takes 10-20 s
 on a busy CPU), so the command line checks a model folder, its face folders and the options given
 before it loads TensorFlow: a missing folder or a finished run is reported at once.
 
@@ -25,6 +25,7 @@ from typing import Any
 __all__ = [
     "CONFIG_FILE",
     "WEIGHTS_FILE",
+    "OPTIMIZER_FILE",
     "FORMAT",
     "RECOMMENDED_FACES",
     "read_settings",
@@ -38,6 +39,9 @@ __all__ = [
 
 CONFIG_FILE = "faceswap.json"
 WEIGHTS_FILE = "faceswap.weights.h5"
+#: Adam's state (step count and moments) at the last save, so a resumed run continues the same
+#: optimisation instead of restarting Adam's moments; optional (older folders have none).
+OPTIMIZER_FILE = "faceswap.optimizer.npz"
 FORMAT = "faceswap_lib.model/1"
 
 #: ``train`` warns when a person has fewer training faces than this. A rule of thumb, not a

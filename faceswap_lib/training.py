@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -28,8 +29,6 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "CONFIG_FILE",
-    "WEIGHTS_FILE",
     "load_faces",
     "tight_crop",
     "augment_with_mask",
@@ -47,7 +46,7 @@ from sr_lib.console import one_line
 from sr_lib.data.io import write_image
 
 from .masks import hull_masks, priority_masks
-from .model_folder import CONFIG_FILE, FORMAT as _FORMAT, WEIGHTS_FILE, read_settings  # noqa: F401 (re-exported)
+from .model_folder import CONFIG_FILE, FORMAT as _FORMAT, OPTIMIZER_FILE, WEIGHTS_FILE, read_settings
 from .recipe import RECIPE
 
 
@@ -388,10 +387,40 @@ def save_model(model, folder, settings: dict[str, Any]) -> Path:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / WEIGHTS_FILE) as weights, atomic_path(folder / CONFIG_FILE) as config:
+    optimizer = getattr(model, "optimizer", None)
+    state = [np.asarray(v) for v in optimizer.variables] if optimizer is not None and optimizer.built else None
+    with contextlib.ExitStack() as files:  # all renamed only when all are complete
+        weights, config = (files.enter_context(atomic_path(folder / name)) for name in (WEIGHTS_FILE, CONFIG_FILE))
         model.save_weights(str(weights))
         config.write_text(json.dumps({"format": _FORMAT, **settings}, indent=1) + "\n", encoding="utf-8")
+        if state is not None:
+            with open(files.enter_context(atomic_path(folder / OPTIMIZER_FILE)), "wb") as handle:
+                np.savez(handle, *state)  # to a file object: given a path, np.savez appends ".npz"
+    if state is None:  # no optimizer (a model saved before training): an older state would not match
+        (folder / OPTIMIZER_FILE).unlink(missing_ok=True)
     return folder
+
+
+def restore_optimizer(model, folder) -> bool:
+    """Load the Adam state that :func:`save_model` stored into ``model.optimizer`` (compiled, not yet
+    trained); returns whether it was restored. A folder without the file (written before it existed)
+    or with a state of another shape leaves the fresh optimizer, as training always did before."""
+    path = Path(folder) / OPTIMIZER_FILE
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path) as stored:
+            state = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    except (OSError, ValueError, KeyError):  # truncated or foreign: the weights alone still resume
+        return False
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+    if len(state) != len(optimizer.variables) or any(
+            tuple(v.shape) != a.shape for v, a in zip(optimizer.variables, state)):
+        return False
+    for variable, value in zip(optimizer.variables, state):
+        variable.assign(value)
+    return True
 
 
 def load_model(folder):
@@ -557,6 +586,8 @@ def train(
     if finished(old, steps, minutes):
         return model, None, {**old, **settings_at(previous_steps, previous_seconds)}
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.999))
+    if old is not None:
+        restore_optimizer(model, model_dir)  # Adam's moments and step count, not a cold restart
     dataset = make_dataset(faces_a, faces_b, batch_size, seed + previous_steps,
                            masks_a=masks_a[..., channels] if channels else None,
                            masks_b=masks_b[..., channels] if channels else None, **(augment_kwargs or {}))

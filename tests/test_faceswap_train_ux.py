@@ -153,3 +153,43 @@ def test_train_refuses_the_face_folders_swapped(faces, tmp_path):
     # Another spelling of the same folders is the same folders: accepted (here: already finished).
     status, out, err, _ = _cli_without_tensorflow("train", fa / ".." / fa.name, fb, model, "--size", "32", "--steps", "5")
     assert status == 0 and "already trained to step 5" in out, err
+
+
+def test_a_resumed_run_continues_adams_state(faces, tmp_path):
+    """Adam's step count and moments are saved beside the weights and restored on resume: after 2 + 2
+    steps the optimizer has counted 4 steps (a cold restart would count 2), and the restored moments
+    are the saved ones."""
+    import keras
+
+    from faceswap_lib.model_folder import OPTIMIZER_FILE
+    from faceswap_lib.training import load_model, restore_optimizer
+
+    fa, fb = faces
+    model_dir = tmp_path / "m"
+    base = ["train", str(fa), str(fb), str(model_dir), *TINY, "--preview-minutes", "0"]
+    assert main(base + ["--steps", "2"]) == 0
+    assert (model_dir / OPTIMIZER_FILE).is_file()
+
+    def restored():
+        model, _ = load_model(model_dir)
+        model.compile(optimizer=keras.optimizers.Adam(1e-4))
+        assert restore_optimizer(model, model_dir)
+        return model.optimizer
+
+    after_two = restored()
+    assert int(after_two.iterations.numpy()) == 2
+    moments = [np.asarray(v) for v in after_two.variables[1:]]
+    assert any(np.abs(m).max() > 0 for m in moments)  # trained moments, not the zeros of a fresh Adam
+    assert main(base + ["--steps", "4"]) == 0
+    after_four = restored()
+    assert int(after_four.iterations.numpy()) == 4
+    assert not all(np.array_equal(a, np.asarray(b)) for a, b in zip(moments, after_four.variables[1:]))
+
+    # A folder from before the file existed (or a damaged file) still resumes, with a fresh Adam.
+    (model_dir / OPTIMIZER_FILE).write_bytes(b"not an npz")
+    model, _ = load_model(model_dir)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4))
+    assert not restore_optimizer(model, model_dir)
+    (model_dir / OPTIMIZER_FILE).unlink()
+    assert not restore_optimizer(model, model_dir)
+    assert main(base + ["--steps", "5"]) == 0 and (model_dir / OPTIMIZER_FILE).is_file()
