@@ -157,7 +157,7 @@ def edsr_x4(steps: int, seed: int):
 
 RECIPES = {"autoencoder_x4": (autoencoder_x4, 4000), "unet_x4": (unet_x4, 3000),
            "unet_x4_perceptual": (unet_x4_perceptual, 2000), "srgan_x4": (srgan_x4, 300),
-           "edsr_x4": (edsr_x4, 9000)}
+           "edsr_x4": (edsr_x4, 18000)}
 
 
 def main() -> None:
