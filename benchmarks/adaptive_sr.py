@@ -1,13 +1,13 @@
 """Coarse/fine adaptive SR (``sr_lib.adaptive``): PSNR-Y against FLOPs and CPU time as the routed fraction grows.
 
 The coarse model (``espcn_x4``, Y channel) runs on every whole image; the fine model
-(``srresnet_x4_demo``, RGB) runs on the ``fraction`` of 32 x 32 LR patches that a difficulty score
-ranks hardest, each with 2 + 8 LR pixels of overlap, and is cross-faded into the coarse image.
+(``edsr_x4``, Y channel; ``--fine srresnet_x4_demo`` for the earlier one) runs on the ``fraction``
+of 32 x 32 LR patches that a difficulty score ranks hardest, each with 2 + 8 LR pixels of overlap, and is cross-faded into the coarse image.
 Routers: ``hf_energy`` (Laplacian energy of the LR patch), ``coarse_detail`` (what ESPCN added over
 bicubic), ``backprojection`` (ESPCN's output shrunk back vs the input), ``random``, and the
 ``oracle`` (the true per-patch gain, measured with the HR image: an upper bound, not a method).
-The same sweep is repeated with bicubic as the "coarse model" (a 1.4 dB gap instead of 0.1 dB: a
-sterner test of the routers).
+The same sweep is repeated with bicubic as the "coarse model" (a gap of 1.5 dB or more instead of
+ESPCN's few tenths: a sterner test of the routers).
 
 FLOPs (``sr_lib.adaptive.routing_flops``): coarse model on the whole image + score + fine model on
 every selected piece, overlap included; ``relative`` = that / the fine model once on the whole image.
@@ -32,7 +32,7 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 FRACTIONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 TIMED_FRACTIONS = (0.0, 0.25, 0.5, 1.0)
-COARSE, FINE = "espcn_x4", "srresnet_x4_demo"
+COARSE, FINE = "espcn_x4", "edsr_x4"
 
 
 def at_budget(rows, budget: float = 0.5):
@@ -79,14 +79,16 @@ def main() -> None:
     parser.add_argument("--patch", type=int, default=32)
     parser.add_argument("--blend", type=int, default=2)
     parser.add_argument("--context", type=int, default=8)
+    parser.add_argument("--fine", default=FINE, help=f"the fine model, a shipped x4 name (default {FINE})")
     parser.add_argument("--out", type=Path, default=RESULTS / "adaptive_sr.json")
     args = parser.parse_args()
 
     from sr_lib import adaptive, adaptive_eval, evaluation
     from sr_lib.data import load_benchmark
+    from sr_lib.files import atomic_path
 
     pairs = load_benchmark(args.dataset, 4)[: 3 if args.quick else None]
-    fine = adaptive.pretrained_branch(FINE)
+    fine = adaptive.pretrained_branch(args.fine)
     grid = dict(patch=args.patch, blend=args.blend, context=args.context)
     coarses = {COARSE: adaptive.pretrained_branch(COARSE), "bicubic": adaptive.bicubic_branch(4)}
 
@@ -94,7 +96,7 @@ def main() -> None:
     first = None  # the first coarse model's prepared images: their fine patches are reused
     record = {"benchmark": "benchmarks/adaptive_sr.py", "dataset": args.dataset, "scale": 4,
               "images": [p.name for p in pairs], "grid": grid, "fractions": list(FRACTIONS),
-              "fine": {"name": FINE, "flops_per_pixel": fine.flops_per_pixel}, "coarse": {}, "reference": {},
+              "fine": {"name": args.fine, "flops_per_pixel": fine.flops_per_pixel}, "coarse": {}, "reference": {},
               "curves": {}, "at_half_fine_flops": {}, "spearman": {}, "per_patch": {}}
     record["reference"]["bicubic"] = evaluation.evaluate(evaluation.bicubic, pairs).mean_psnr
     for cname, coarse in coarses.items():
@@ -134,13 +136,14 @@ def main() -> None:
     record["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU threads"
     record["load_average_1min"] = round(os.getloadavg()[0], 2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    with atomic_path(args.out) as temporary:  # an interrupted run leaves the earlier record whole
+        temporary.write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {args.out}")
 
 
 def _print(cname, record, curves):
     ref = record["reference"]
-    print(f"\n{record['dataset']} x4, coarse = {cname} ({ref[cname]:.3f} dB), fine = {FINE} whole image "
+    print(f"\n{record['dataset']} x4, coarse = {cname} ({ref[cname]:.3f} dB), fine = {record['fine']['name']} whole image "
           f"({ref['fine_whole']:.3f} dB), bicubic {ref['bicubic']:.3f} dB")
     print(f"{'fraction':>8} " + " ".join(f"{r:>22}" for r in curves))
     print(f"{'':>8} " + " ".join(f"{'PSNR-Y / rel. FLOPs':>22}" for _ in curves))

@@ -108,13 +108,14 @@ def test_random_weight_keras_models_reassemble_within_one_grey_level():
     assert fine.flops_per_pixel == pytest.approx(2 * (5 * 5 * 3 * 8 + 3 * 3 * 8 * 4 + 3 * 3 * 4 * 27) / 9)
 
 
-def test_shipped_models_reassemble_within_one_grey_level():
+@pytest.mark.parametrize("fine_name", ["srresnet_x4_demo", "edsr_x4"])  # RGB and Y-channel fine models
+def test_shipped_models_reassemble_within_one_grey_level(fine_name):
     from sr_lib import pretrained
     from sr_lib.data import load_builtin
 
-    if not {"espcn_x4", "srresnet_x4_demo"} <= set(pretrained.available()):
+    if not {"espcn_x4", fine_name} <= set(pretrained.available()):
         pytest.skip("shipped weights not present")
-    coarse, fine = A.pretrained_branch("espcn_x4"), A.pretrained_branch("srresnet_x4_demo")
+    coarse, fine = A.pretrained_branch("espcn_x4"), A.pretrained_branch(fine_name)
     (_, photo), = load_builtin(("astronaut",))
     image = metrics.to_float32(metrics.to_uint8(photo[100:140, 180:228]))  # a 40 x 48 crop: face, helmet edge
     for fraction, branch in ((0.0, coarse), (1.0, fine)):
