@@ -297,12 +297,8 @@ def main() -> None:
     out = RESULTS / "training_throughput.json"
     # --only re-measures some comparisons: the others stay as the earlier run recorded them.
     report = json.loads(out.read_text()) if out.exists() and chosen != {"espcn", "srresnet", "espcn01"} else {}
-    for kept in ("espcn", "srresnet", "espcn_notebook01"):  # records from before sections kept their own
-        if kept in report and "load_start" not in report[kept]:
-            earlier = report.get("load_average_1min", {})
-            report[kept].update({"repeats": report.get("repeats"), "load_start": earlier.get("start"),
-                                 "load_end": earlier.get("end")})
-            report[kept].setdefault("steps", report.get("steps"))
+    for stale in ("steps", "repeats"):  # whole-run keys of the earlier format: every comparison has its own now
+        report.pop(stale, None)
     report.update({"benchmark": "training_throughput"})
     # Each comparison records its own steps, turns and load: --only re-runs some of them.
     section = lambda: {"steps": args.steps, "repeats": args.repeats, "load_start": os.getloadavg()[0]}  # noqa: E731

@@ -109,17 +109,17 @@ def _existing(out: Path) -> dict[str, Any] | None:
 
 def _refuse_replacing(out: Path, old: dict[str, Any] | None, key: str, rerun: bool) -> None:
     """Raise FileError if this run (clip ``key``) would replace faces already in ``out``."""
+    remedy = "pass --overwrite (overwrite=True) to replace them, or choose another folder"
     if rerun:
         n = sum(1 for f in old["faces"] if f["video"] == key)
-        raise FileError(out, f"already holds {n} face{'s' * (n != 1)} of this clip (clip key {key}) from an earlier extract; "
-                             "extracting it again would replace them: pass --overwrite (overwrite=True) to "
-                             "replace them, or choose another folder")
+        raise FileError(out, f"already holds {n} face{'s' * (n != 1)} of this clip (clip key {key}) from an earlier "
+                             f"extract; extracting it again would replace them: {remedy}")
     listed = {f["file"] for f in old["faces"]} if old else set()
     clashing = sorted(p.name for p in out.glob(f"{key}_[0-9]*.png") if p.name not in listed) if out.is_dir() else []
     if clashing:
-        raise FileError(out, f"already holds {len(clashing)} face{'s' * (len(clashing) != 1)} named like this clip's crops ({clashing[0]}, ...) "
-                             f"that its {ALIGNMENTS_FILE} does not list; extracting would replace them: pass "
-                             "--overwrite (overwrite=True) to replace them, or choose another folder")
+        raise FileError(out, f"already holds {len(clashing)} face{'s' * (len(clashing) != 1)} named like this clip's "
+                             f"crops ({clashing[0]}, ...) that its {ALIGNMENTS_FILE} does not list; extracting "
+                             f"would replace them: {remedy}")
 
 
 def extract(
