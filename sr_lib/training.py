@@ -419,6 +419,11 @@ def get_strategy(devices=None):
     return tf.distribute.get_strategy()
 
 
+#: Overrides :func:`use_mixed_precision`'s default choice of dtype policy (see there).
+PRECISION_ENV = "SRFS_PRECISION"
+_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
 def use_mixed_precision(enable: bool | None = None) -> str:
     """Set Keras' global dtype policy; returns its name.
 
@@ -426,9 +431,23 @@ def use_mixed_precision(enable: bool | None = None) -> str:
     matrix products several times faster), ``float32`` on CPUs (float16 is *slower* there). Call it
     before building models: layers take the policy at construction. Our models keep their last layer
     in float32, so outputs and losses stay float32.
+
+    The environment variable ``SRFS_PRECISION`` (``float32``, ``mixed_float16`` or ``mixed_bfloat16``)
+    overrides the default choice (not an explicit ``enable``): a full-mode dry run
+    (``tools/run_notebooks.py --dry-run``) sets ``mixed_float16`` so that the CPU takes the GPU's
+    float16 path (dtypes, loss scaling), slowly; ``mixed_bfloat16`` suits CPUs with bfloat16 units.
+
+    Raises:
+        ValueError: ``SRFS_PRECISION`` holds another value (the message names the variable).
     """
     import tensorflow as tf
 
+    override = os.environ.get(PRECISION_ENV, "").strip()
+    if enable is None and override:
+        if override not in _POLICIES:
+            raise ValueError(f"{PRECISION_ENV}={override!r}: choose one of {', '.join(_POLICIES)}")
+        keras.mixed_precision.set_global_policy(override)
+        return override
     if enable is None:
         enable = bool(tf.config.list_logical_devices("GPU"))
     policy = "mixed_float16" if enable else "float32"

@@ -61,7 +61,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def test_runner_dry_run_env_and_step_times(run_notebooks):
     runner = run_notebooks
-    assert runner.dry_run_env(2, 1) == {"SRFS_MAX_STEPS": "2", "SRFS_MAX_EVAL_IMAGES": "1", "SRFS_MOCK_TFDS": "1"}
+    caps = {"SRFS_MAX_STEPS": "2", "SRFS_MAX_EVAL_IMAGES": "1", "SRFS_MOCK_TFDS": "1"}
+    # By default the GPU's float16 path; "auto" leaves the policy to the machine.
+    assert runner.dry_run_env(2, 1) == {**caps, "SRFS_PRECISION": "mixed_float16"}
+    assert runner.dry_run_env(2, 1, "auto") == caps
     figures = [{"name": "PSNR", "value": 30.0, "unit": "dB"}, {"name": "step time g", "value": 0.5, "unit": "s/step"},
                {"name": "CPU time g", "value": 0.9, "unit": "CPU s/step"}]
     assert runner.step_times(figures) == {"step time g": 0.5, "CPU time g": 0.9}
@@ -81,6 +84,8 @@ def test_runner_dry_run_reaches_the_kernel(tmp_path):
         "from sr_lib.notebook import capped_images, capped_steps, record\n"
         "assert capped_steps(200_000) == 2 and capped_images(None) == 1\n"
         "assert os.environ['SRFS_MOCK_TFDS'] == '1' and os.environ['SRFS_MODE'] == 'full'\n"
+        "from sr_lib.training import use_mixed_precision\n"
+        "assert use_mixed_precision() == 'mixed_float16'\n"
         "record('step time m, batch 4', 0.25, unit='s/step')")]
     path = tmp_path / "01_dry.ipynb"
     nbformat.write(nb, path)
@@ -92,7 +97,7 @@ def test_runner_dry_run_reaches_the_kernel(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["dry_run"]["SRFS_MAX_STEPS"] == "2"
+    assert summary["dry_run"]["SRFS_MAX_STEPS"] == "2" and summary["dry_run"]["SRFS_PRECISION"] == "mixed_float16"
     assert summary["notebooks"][0]["step_times"] == {"step time m, batch 4": 0.25}
 
 

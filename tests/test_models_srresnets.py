@@ -264,3 +264,20 @@ def test_mixed_float16_wraps_optimizers_and_keeps_float32_outputs(rng):
         assert all(np.isfinite(v[0]) for v in logs.values())
     finally:
         assert use_mixed_precision(False) == "float32"
+
+
+def test_precision_override_picks_the_policy_and_rejects_unknown_values(monkeypatch):
+    from sr_lib.training import PRECISION_ENV, use_mixed_precision
+
+    try:
+        monkeypatch.setenv(PRECISION_ENV, "mixed_float16")
+        assert use_mixed_precision() == "mixed_float16"
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+        assert use_mixed_precision(False) == "float32"  # an explicit choice wins over the variable
+        monkeypatch.setenv(PRECISION_ENV, "float8")
+        with pytest.raises(ValueError, match="SRFS_PRECISION='float8'"):
+            use_mixed_precision()
+        monkeypatch.delenv(PRECISION_ENV)
+        assert use_mixed_precision() == "float32"  # this machine has no GPU
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

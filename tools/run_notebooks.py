@@ -11,7 +11,9 @@ This is the engine behind ``make run`` (smoke mode, outputs in ``build/``) and
 ``--dry-run`` (meant with ``--mode full``): everything the mode decides (data source, model and batch
 sizes, precision policy, strategy) stays, but the kernels get ``SRFS_MAX_STEPS`` and
 ``SRFS_MAX_EVAL_IMAGES`` (``sr_lib.notebook.capped_steps`` / ``capped_images`` cap the counts with them) and
-``SRFS_MOCK_TFDS=1`` (DIV2K and CelebA come from ``tfds.testing.mock_data``: nothing downloaded). The
+``SRFS_MOCK_TFDS=1`` (DIV2K and CelebA come from ``tfds.testing.mock_data``: nothing downloaded), and
+``SRFS_PRECISION=mixed_float16`` (``--precision``): the dtype policy full mode picks on a GPU, so the
+float16 path (dtypes, loss scaling) runs here although a CPU alone would pick float32. The
 step times ``fit_steps`` records then (unit ``s/step``, at the mode's model and batch sizes, the
 first, tracing step excluded) are listed per notebook in ``summary.json`` under ``step_times``.
 
@@ -172,12 +174,16 @@ def kernel_config():
 
 
 #: Environment of a dry run's kernels (``--dry-run``); the values for the caps come from the command line.
-DRY_RUN_ENV = ("SRFS_MAX_STEPS", "SRFS_MAX_EVAL_IMAGES", "SRFS_MOCK_TFDS")
+DRY_RUN_ENV = ("SRFS_MAX_STEPS", "SRFS_MAX_EVAL_IMAGES", "SRFS_MOCK_TFDS", "SRFS_PRECISION")
 
 
-def dry_run_env(max_steps: int, max_eval_images: int) -> dict[str, str]:
-    """The variables a dry run sets for its kernels (see the module docstring)."""
-    return {"SRFS_MAX_STEPS": str(max_steps), "SRFS_MAX_EVAL_IMAGES": str(max_eval_images), "SRFS_MOCK_TFDS": "1"}
+def dry_run_env(max_steps: int, max_eval_images: int, precision: str = "mixed_float16") -> dict[str, str]:
+    """The variables a dry run sets for its kernels (see the module docstring); ``precision="auto"``
+    leaves the dtype policy to the machine (float32 on a CPU)."""
+    env = {"SRFS_MAX_STEPS": str(max_steps), "SRFS_MAX_EVAL_IMAGES": str(max_eval_images), "SRFS_MOCK_TFDS": "1"}
+    if precision != "auto":
+        env["SRFS_PRECISION"] = precision
+    return env
 
 
 def step_times(figures: list[dict[str, Any]]) -> dict[str, float]:
@@ -445,6 +451,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="--dry-run: optimizer steps per training (default 3: one traces, two are timed)")
     parser.add_argument("--max-eval-images", type=int, default=2,
                         help="--dry-run: evaluation images per evaluation (default 2)")
+    parser.add_argument("--precision", choices=("mixed_float16", "mixed_bfloat16", "float32", "auto"),
+                        default="mixed_float16",
+                        help="--dry-run: the dtype policy sr_lib.training.use_mixed_precision() picks (default "
+                             "mixed_float16, full mode's choice on a GPU, so the float16 path runs on the CPU; "
+                             "auto: the machine's own choice, float32 on a CPU)")
     parser.add_argument("--no-solutions", action="store_true",
                         help="without NOTEBOOK arguments: run the lessons only, not notebooks/solutions/")
     parser.add_argument(
@@ -476,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: a dry run's outputs (mocked data, capped training) must not be stored in the notebooks",
               file=sys.stderr)
         return 1
-    extra_env = dry_run_env(args.max_steps, args.max_eval_images) if args.dry_run else {}
+    extra_env = dry_run_env(args.max_steps, args.max_eval_images, args.precision) if args.dry_run else {}
 
     absolutise_data_dirs()
     out_dir = args.out.resolve() if args.out else None
@@ -484,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     # of the stored (in-place) notebooks.
     record_timing = not args.in_place
     print(f"Running {len(notebooks)} notebook(s) in {args.mode} mode"
-          + (f" (dry run: {args.max_steps} steps, {args.max_eval_images} evaluation images, mocked tfds data)"
+          + (f" (dry run: {args.max_steps} steps, {args.max_eval_images} evaluation images, mocked tfds data, "
+             f"precision {args.precision})"
              if args.dry_run else "")
           + (f", outputs in {out_dir}" if out_dir else ""), flush=True)
 
