@@ -70,3 +70,12 @@ def test_not_mocked_offline_names_the_dataset(monkeypatch, tmp_path):
     monkeypatch.delenv("SRFS_DATA_DIR", raising=False)
     with pytest.raises(registry.DatasetUnavailableError, match="DIV2K"):
         registry.load_div2k("train", 4, data_dir=str(tmp_path))
+
+
+def test_celeba_mock_repeats_a_few_distinct_images_up_to_count(mocked, monkeypatch, capsys):
+    # Drawing 60,000 random images made the dry run slow; a few distinct ones, repeated, fill the array.
+    monkeypatch.setattr(registry, "_MOCK_CELEBA_DISTINCT", 3)
+    faces = registry.load_celeba_faces(7, 32)
+    assert faces.shape == (7, 32, 32, 3) and faces.dtype == np.float32
+    assert not np.array_equal(faces[0], faces[1])
+    assert "3 distinct" in capsys.readouterr().out

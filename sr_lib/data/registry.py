@@ -360,6 +360,10 @@ def load_div2k(split: str = "train", scale: int = 4, *, data_dir: str | None = N
 CELEBA_CROP = (39, 19, 140)
 
 
+#: Distinct random images a mocked CelebA draws (then repeats), see load_celeba_faces.
+_MOCK_CELEBA_DISTINCT = 2048
+
+
 def load_celeba_faces(count: int, size: int, *, split: str = "train", data_dir: str | None = None):
     """``count`` CelebA faces (Liu et al. 2015) via tfds: (count, size, size, 3) float32 in [0, 1].
 
@@ -373,16 +377,23 @@ def load_celeba_faces(count: int, size: int, *, split: str = "train", data_dir: 
 
     data_dir = _tfds_data_dir(data_dir)
     mock = mocking_tfds()
+    # Mocked: a few thousand distinct random images, repeated up to ``count``. Drawing 60,000 random
+    # 218 x 178 images took minutes of a dry run, work a real run (which decodes JPEGs) never does;
+    # the crops, the resizes and the (count, size, size, 3) array are still made in full.
+    distinct = min(count, _MOCK_CELEBA_DISTINCT)
     try:
-        with tfds.testing.mock_data(num_examples=count) if mock else contextlib.nullcontext():
+        with tfds.testing.mock_data(num_examples=distinct) if mock else contextlib.nullcontext():
             dataset = tfds.load("celeb_a", split=split, data_dir=data_dir, download=_downloads_allowed())
+        if mock:
+            dataset = dataset.repeat()
     except Exception as error:
         raise DatasetUnavailableError(
             f"CelebA ({split}) could not be loaded through tensorflow-datasets (data_dir={data_dir}): {error}. "
             "It needs internet once (about 1.4 GB, from Google Drive); demo and smoke modes do not need it."
         ) from error
     if mock:
-        print(f"CelebA {split}: MOCKED ({MOCK_TFDS_ENV}=1, tfds.testing.mock_data): {count} random images "
+        print(f"CelebA {split}: MOCKED ({MOCK_TFDS_ENV}=1, tfds.testing.mock_data): {count} images ({distinct} "
+              "distinct random ones, repeated) "
               "of the real 218 x 178 shape, nothing downloaded")
     top, left, side = CELEBA_CROP
 
