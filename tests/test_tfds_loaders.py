@@ -78,4 +78,5 @@ def test_celeba_mock_repeats_a_few_distinct_images_up_to_count(mocked, monkeypat
     faces = registry.load_celeba_faces(7, 32)
     assert faces.shape == (7, 32, 32, 3) and faces.dtype == np.float32
     assert not np.array_equal(faces[0], faces[1])
+    np.testing.assert_array_equal(faces[3:6], faces[:3])  # cropped once, repeated
     assert "3 distinct" in capsys.readouterr().out
