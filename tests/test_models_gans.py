@@ -227,3 +227,10 @@ def test_interrupted_run_resumes_at_its_checkpoint(make, tmp_path, rng):
     assert int(restarted.g_optimizer.iterations.numpy()) == 6 == int(restarted.d_optimizer.iterations.numpy())
     for a, w in zip(snapshots[1], restarted.weights):  # the noise generator's state is in the backup too
         np.testing.assert_allclose(a, w.numpy(), rtol=0, atol=1e-5)
+
+
+def test_cyclegan_train_on_batch_takes_the_pair(rng):
+    gan = _tiny_cyclegan()
+    a, b = rng.random((2, 16, 16, 3), dtype=np.float32), rng.random((2, 16, 16, 3), dtype=np.float32)
+    logs = gan.train_on_batch(a, b, return_dict=True)
+    assert set(logs) == set(CycleGAN.LOSSES) and all(np.isfinite(v) for v in logs.values())

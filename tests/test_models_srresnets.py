@@ -281,3 +281,12 @@ def test_precision_override_picks_the_policy_and_rejects_unknown_values(monkeypa
         assert use_mixed_precision() == "float32"  # this machine has no GPU
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_train_on_batch_and_test_on_batch_take_the_pair(rng):
+    # Keras 3 hands train_step (x, y, sample_weight) from train_on_batch; unpacking two values failed there.
+    lr, hr = _batch(rng)
+    gan = _tiny_srgan(conditional=True)
+    logs = gan.train_on_batch(lr, hr, return_dict=True)
+    assert {"d_loss", "content_loss", "adversarial_loss"} <= set(logs) and all(np.isfinite(list(logs.values())))
+    assert np.isfinite(list(gan.test_on_batch(lr, hr, return_dict=True).values())).all()

@@ -348,7 +348,8 @@ class CycleGAN(AdversarialModel):
         return 2.0 * ops.mean(ops.abs(ops.cast(x, "float32") - ops.cast(y, "float32")))
 
     def train_step(self, data):
-        real_a, real_b = data
+        # (x, y) or, from train_on_batch / fit with weights, (x, y, sample_weight)
+        real_a, real_b = keras.utils.unpack_x_y_sample_weight(data)[:2]
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
 
         # 1. Discriminators: real -> 1, translated -> 0 (least squares), against the current generators.

@@ -189,7 +189,8 @@ class SRGAN(AdversarialModel):
         return logits[:n], logits[n:]
 
     def train_step(self, data):
-        lr, hr = data
+        # (x, y) or, from train_on_batch / fit with weights, (x, y, sample_weight)
+        lr, hr = keras.utils.unpack_x_y_sample_weight(data)[:2]
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
 
         # 1. Discriminator: real HR -> 1, generated -> 0 (the generator is not updated here).
@@ -222,7 +223,8 @@ class SRGAN(AdversarialModel):
         return {name: self.trackers[name].result() for name in values}
 
     def test_step(self, data):
-        lr, hr = data
+        # (x, y) or, from train_on_batch / fit with weights, (x, y, sample_weight)
+        lr, hr = keras.utils.unpack_x_y_sample_weight(data)[:2]
         sr = ops.cast(self.generator(lr, training=False), "float32")
         content = ops.mean(self.content_loss(hr, sr))
         mse = ops.mean(ops.square(ops.clip(sr, 0.0, 1.0) - ops.cast(hr, "float32")), axis=(1, 2, 3))
