@@ -38,7 +38,8 @@ itself is ~1.1x the peer. At notebook 01's settings a step is a few milliseconds
 decides the speed; that is where the 2x target can be measured.
 
 Each timing is ``--steps`` training steps (Keras' ``train_function``, what ``fit`` runs per step) on
-an iterator kept for the whole run, after a warm-up (tracing, and one whole epoch of the peer so that
+a fresh iterator after a few untimed steps (see ``compare``: a live iterator of another arm would take
+CPU from the arm being timed), after a first warm-up (tracing, and one whole epoch of the peer so that
 its short last batch is traced too); patches/s counts the patches actually trained (the peer's epoch
 ends with a batch of 1), per wall-clock second and per CPU second of this process
 (on cores shared with other jobs the wall clock swings by 2x or more from one timing to the next; the
@@ -220,39 +221,48 @@ def per_element(pairs, scale: int, lr_patch: int, batch_size: int, seed: int = 0
 # Timing
 
 
-def compare(arms: dict, steps: int, repeats: int, warmup: int) -> dict:
+def compare(arms: dict, steps: int, repeats: int, warmup: int, turn_warmup: int = 3) -> dict:
     """``arms``: name -> (build_model, dataset, patches_in(steps)). Returns name -> {"wall": [...], "cpu": [...]}.
 
-    Every arm gets its own model (same architecture, same seed), one iterator over its dataset kept
-    for the whole run (as one long ``fit`` keeps it; a new iterator per timing would add its start-up,
-    ~0.1-0.2 s, to every timing) and a warm-up; then the arms take turns, ``repeats`` times, the order
-    rotating each turn so none always runs first. A timing runs ``steps`` steps of Keras' own
-    ``train_function`` (what ``fit`` calls once per step). Per timing: patches per wall-clock second,
-    and patches per CPU second of this process (all its threads: training and input pipeline),
-    which other jobs on the machine disturb far less.
+    Every arm gets its own model (same architecture, same seed) and a first warm-up of ``warmup``
+    steps that traces everything (for the peer a whole epoch, so that its short last batch is traced
+    too). Then the arms take turns, ``repeats`` times, the order rotating each turn so none always
+    runs first. A timing takes a **fresh iterator** over the arm's dataset, ``turn_warmup`` untimed
+    steps (its threads start and its prefetch buffers fill, as in a long ``fit``), then ``steps``
+    timed steps of Keras' own ``train_function`` (what ``fit`` calls once per step); the iterator is
+    dropped afterwards. Why not one iterator per arm for the whole run: a live iterator's threads
+    keep filling its prefetch buffer while the *other* arms are timed. Measured at notebook 01's
+    settings: with the peer's iterator alive, ours and in-memory ran ~17 % slower (its file
+    decoding took their CPU), and the peer banked batches made in their time for its own timing.
+    Per timing: patches per wall-clock second, and patches per CPU second of this process (all its
+    threads: training and input pipeline), which other jobs on the machine disturb far less.
     """
-    trained, iterators = {}, {}
+    trained = {}
     for name, (build, dataset, _) in arms.items():
         keras.utils.set_random_seed(0)
         model = build()
         model.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0)  # builds and traces model.train_function
-        iterators[name] = iter(dataset)
+        iterator = iter(dataset)
         for _ in range(warmup):
-            model.train_function(iterators[name])
+            model.train_function(iterator)
+        del iterator
         trained[name] = model
     rates = {name: {"wall": [], "cpu": []} for name in arms}
     names = list(arms)
-    done = {name: warmup for name in arms}  # steps taken from each iterator (the peer's batches vary)
     for turn in range(repeats):
         for name in names[turn % len(names):] + names[:turn % len(names)]:
-            _, _, patches_in = arms[name]
+            _, dataset, patches_in = arms[name]
+            iterator = iter(dataset)
+            for _ in range(turn_warmup):
+                logs = trained[name].train_function(iterator)
+            float(logs["loss"])
             wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(steps):
-                logs = trained[name].train_function(iterators[name])
+                logs = trained[name].train_function(iterator)
             float(logs["loss"])  # the step has finished
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            patches = patches_in(done[name] + steps) - patches_in(done[name])
-            done[name] += steps
+            del iterator  # stops its threads before the next arm is timed
+            patches = patches_in(turn_warmup + steps) - patches_in(turn_warmup)
             rates[name]["wall"].append(patches / wall)
             rates[name]["cpu"].append(patches / cpu)
         print(f"  turn {turn + 1}/{repeats}, patches/s (per CPU s): "
@@ -361,7 +371,7 @@ def main() -> None:
                          "in-memory": (espcn_nb01_model, in_memory(ours), full),
                          "per-element": (espcn_nb01_model, per_element(pairs, ESPCN_NB01_SCALE, ESPCN_NB01_PATCH,
                                                                        ESPCN_NB01_BATCH), full)},
-                        steps, args.repeats, warmup=10)
+                        steps, args.repeats, warmup=10, turn_warmup=10)
         result = summary(rates, "ours", ["peer", "in-memory", "per-element"])
         result.update({"model": "espcn (sr_lib, notebook 01), Y channel", "scale": ESPCN_NB01_SCALE,
                        "lr_patch": ESPCN_NB01_PATCH, "batch": ESPCN_NB01_BATCH, "steps": steps, "images": len(paths),

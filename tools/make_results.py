@@ -314,8 +314,9 @@ def pipeline_lines(results: Path) -> list[str]:
                  "model; medians of the turns taken in rotation in one process, ratios = median of the "
                  "per-turn ratios; per CPU second = per second of the process's own CPU time, steadier than the wall "
                  "clock on cores shared with other jobs (the 1-minute load average of each comparison is in the "
-                 "model column). At the keras.io example's own settings the step is model-bound and its pipeline "
-                 "already reaches ~90 % of the in-memory bound, so the pipeline's 2× target is measured at notebook "
+                 "model column). Every timing takes a fresh iterator after a few untimed steps, so no arm's "
+                 "background threads run while another is timed. At the keras.io example's own settings the step is model-bound and its pipeline "
+                 "already reaches ~90-100 % of the in-memory bound, so the pipeline's 2× target is measured at notebook "
                  "01's settings, where the data path sets the pace:", "",
              "| model | pipeline | patches/s | ours / this | patches per CPU s | ours / this |", "|---|---|---|---|---|---|"]
     for key in ("espcn", "espcn_notebook01", "srresnet"):
