@@ -432,8 +432,8 @@ def use_mixed_precision(enable: bool | None = None) -> str:
     before building models: layers take the policy at construction. Our models keep their last layer
     in float32, so outputs and losses stay float32.
 
-    The environment variable ``SRFS_PRECISION`` (``float32``, ``mixed_float16`` or ``mixed_bfloat16``)
-    overrides the default choice (not an explicit ``enable``): a full-mode dry run
+    The environment variable ``SRFS_PRECISION`` (``float32``, ``mixed_float16`` or ``mixed_bfloat16``;
+    ``auto`` or empty: the default choice) overrides the default choice (not an explicit ``enable``): a full-mode dry run
     (``tools/run_notebooks.py --dry-run``) sets ``mixed_float16`` so that the CPU takes the GPU's
     float16 path (dtypes, loss scaling), slowly; ``mixed_bfloat16`` suits CPUs with bfloat16 units.
 
@@ -443,9 +443,9 @@ def use_mixed_precision(enable: bool | None = None) -> str:
     import tensorflow as tf
 
     override = os.environ.get(PRECISION_ENV, "").strip()
-    if enable is None and override:
+    if enable is None and override and override != "auto":
         if override not in _POLICIES:
-            raise ValueError(f"{PRECISION_ENV}={override!r}: choose one of {', '.join(_POLICIES)}")
+            raise ValueError(f"{PRECISION_ENV}={override!r}: choose auto or one of {', '.join(_POLICIES)}")
         keras.mixed_precision.set_global_policy(override)
         return override
     if enable is None:

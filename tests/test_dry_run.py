@@ -72,6 +72,7 @@ def test_runner_dry_run_env_and_step_times(run_notebooks):
     args = runner.parse_args(["--mode", "full", "--dry-run"])
     assert args.dry_run and args.max_steps == 3 and args.max_eval_images == 2
     assert runner.main(["--mode", "full", "--dry-run", "--in-place"]) == 1  # never stored into notebooks
+    assert runner.main(["--mode", "full", "--precision", "float32"]) == 1  # --precision without --dry-run
 
 
 def test_runner_dry_run_reaches_the_kernel(tmp_path):
@@ -99,6 +100,29 @@ def test_runner_dry_run_reaches_the_kernel(tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["dry_run"]["SRFS_MAX_STEPS"] == "2" and summary["dry_run"]["SRFS_PRECISION"] == "mixed_float16"
     assert summary["notebooks"][0]["step_times"] == {"step time m, batch 4": 0.25}
+
+
+def test_runner_does_not_pass_inherited_dry_run_variables(tmp_path):
+    # A shell left with SRFS_PRECISION / SRFS_MAX_STEPS set (an earlier experiment) must not reach the kernel:
+    # `--precision auto` means the machine's choice, and a run without --dry-run is not capped.
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import os\n"
+        "from sr_lib.training import use_mixed_precision\n"
+        "assert 'SRFS_PRECISION' not in os.environ and use_mixed_precision() == 'float32'\n"
+        "assert os.environ['SRFS_MAX_STEPS'] == '2' and 'SRFS_MAX_EVAL_IMAGES' in os.environ")]
+    path = tmp_path / "01_env.ipynb"
+    nbformat.write(nb, path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SRFS_")}
+    env.update(SRFS_PRECISION="mixed_float16", SRFS_MAX_STEPS="7")
+    proc = subprocess.run(
+        [sys.executable, "tools/run_notebooks.py", "--mode", "full", "--dry-run", "--precision", "auto",
+         "--max-steps", "2", "--out", str(tmp_path / "out"), "--timeout", "120", str(path)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 

@@ -277,8 +277,10 @@ def test_precision_override_picks_the_policy_and_rejects_unknown_values(monkeypa
         monkeypatch.setenv(PRECISION_ENV, "float8")
         with pytest.raises(ValueError, match="SRFS_PRECISION='float8'"):
             use_mixed_precision()
-        monkeypatch.delenv(PRECISION_ENV)
+        monkeypatch.setenv(PRECISION_ENV, "auto")  # what `--precision auto` means: the machine's choice
         assert use_mixed_precision() == "float32"  # this machine has no GPU
+        monkeypatch.delenv(PRECISION_ENV)
+        assert use_mixed_precision() == "float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
 

@@ -174,6 +174,7 @@ def kernel_config():
 
 
 #: Environment of a dry run's kernels (``--dry-run``); the values for the caps come from the command line.
+#: :func:`run_one` passes these to a kernel only from its ``extra_env``, never from the calling shell.
 DRY_RUN_ENV = ("SRFS_MAX_STEPS", "SRFS_MAX_EVAL_IMAGES", "SRFS_MOCK_TFDS", "SRFS_PRECISION")
 
 
@@ -223,8 +224,14 @@ def run_one(path: Path, mode: str, timeout: int, record_timing: bool, kernel_log
 
     # The kernel inherits os.environ when it is started (jupyter_client copies
     # it), so this is how mode and results file reach sr_lib.notebook.
+    # A dry run's variables reach the kernel only from ``extra_env``: one inherited from the shell
+    # (say SRFS_PRECISION from an earlier experiment) would silently change a normal run, or the
+    # policy of ``--precision auto``.
     extra_env = extra_env or {}
-    saved_env = {k: os.environ.get(k) for k in ("SRFS_MODE", "SRFS_RESULTS_FILE", "PYTHONPATH", *extra_env)}
+    saved_env = {k: os.environ.get(k)
+                 for k in ("SRFS_MODE", "SRFS_RESULTS_FILE", "PYTHONPATH", *DRY_RUN_ENV, *extra_env)}
+    for key in DRY_RUN_ENV:
+        os.environ.pop(key, None)
     os.environ.update(extra_env)
     os.environ["SRFS_MODE"] = mode
     os.environ["SRFS_RESULTS_FILE"] = str(results_file)
@@ -452,7 +459,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-eval-images", type=int, default=2,
                         help="--dry-run: evaluation images per evaluation (default 2)")
     parser.add_argument("--precision", choices=("mixed_float16", "mixed_bfloat16", "float32", "auto"),
-                        default="mixed_float16",
+                        default=None,
                         help="--dry-run: the dtype policy sr_lib.training.use_mixed_precision() picks (default "
                              "mixed_float16, full mode's choice on a GPU, so the float16 path runs on the CPU; "
                              "auto: the machine's own choice, float32 on a CPU)")
@@ -487,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: a dry run's outputs (mocked data, capped training) must not be stored in the notebooks",
               file=sys.stderr)
         return 1
+    if args.precision and not args.dry_run:  # a normal run keeps the notebooks' own policy
+        print("error: --precision applies to --dry-run only", file=sys.stderr)
+        return 1
+    args.precision = args.precision or "mixed_float16"
     extra_env = dry_run_env(args.max_steps, args.max_eval_images, args.precision) if args.dry_run else {}
 
     absolutise_data_dirs()
