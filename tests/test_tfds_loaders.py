@@ -80,3 +80,17 @@ def test_celeba_mock_repeats_a_few_distinct_images_up_to_count(mocked, monkeypat
     assert not np.array_equal(faces[0], faces[1])
     np.testing.assert_array_equal(faces[3:6], faces[:3])  # cropped once, repeated
     assert "3 distinct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("count, size, error", [(2.5, 32, TypeError), (64.0, 32, TypeError), (True, 32, TypeError),
+                                                (0, 32, ValueError), (-1, 32, ValueError), (4, 0, ValueError),
+                                                (4, 32.0, TypeError)])
+def test_celeba_arguments_are_checked_before_loading(mocked, count, size, error):
+    # Before: 2.5 gave a "needs internet" message under the mock, -1/0/64.0 numpy or TensorFlow errors.
+    with pytest.raises(error, match="count|size"):
+        registry.load_celeba_faces(count, size)
+
+
+def test_celeba_mock_message_counts_one_image(mocked, capsys):
+    registry.load_celeba_faces(1, 32)
+    assert "1 image (1 distinct random one" in capsys.readouterr().out

@@ -370,7 +370,21 @@ def load_celeba_faces(count: int, size: int, *, split: str = "train", data_dir: 
     Each aligned 218 x 178 image is cropped to :data:`CELEBA_CROP` and area-resized to ``size``. The
     set (about 1.4 GB) is downloaded into ``data_dir`` (default: as :func:`load_div2k`) once; with
     ``$SRFS_MOCK_TFDS`` set, tfds' random images of the real shape stand in for it.
+
+    Raises:
+        TypeError: ``count`` or ``size`` is not an integer (a bool is not one).
+        ValueError: ``count`` < 1 or ``size`` < 1.
+        DatasetUnavailableError: the set is neither in ``data_dir`` nor downloadable.
     """
+    import numbers
+
+    for name, value in (("count", count), ("size", size)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"load_celeba_faces: {name} must be an integer, got {value!r}")
+        if value < 1:
+            raise ValueError(f"load_celeba_faces: {name} must be at least 1, got {value}")
+    count, size = int(count), int(size)
+
     import numpy as np
     import tensorflow as tf
     import tensorflow_datasets as tfds
@@ -390,8 +404,9 @@ def load_celeba_faces(count: int, size: int, *, split: str = "train", data_dir: 
             "It needs internet once (about 1.4 GB, from Google Drive); demo and smoke modes do not need it."
         ) from error
     if mock:
-        print(f"CelebA {split}: MOCKED ({MOCK_TFDS_ENV}=1, tfds.testing.mock_data): {count} images ({distinct} "
-              "distinct random ones, repeated) "
+        plural = "s" if count != 1 else ""
+        print(f"CelebA {split}: MOCKED ({MOCK_TFDS_ENV}=1, tfds.testing.mock_data): {count} image{plural} "
+              f"({distinct} distinct random {'ones' if distinct != 1 else 'one'}, repeated) "
               "of the real 218 x 178 shape, nothing downloaded")
     top, left, side = CELEBA_CROP
 
