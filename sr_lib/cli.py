@@ -172,6 +172,12 @@ def make_upscaler(name: str, scale: int | None = None):
         raise CliError(_file_error(pretrained.weights_dir() / info.get("file", name), error)) from None
 
 
+def _label(upscaler, args) -> str:
+    """The method's name in reports: the model as the user named it, ``<name>+`` when self-ensembled
+    (the ensemble's own name, so the two never disagree)."""
+    return upscaler.name if args.self_ensemble else args.model
+
+
 def _maybe_self_ensemble(upscaler, args):
     """``upscaler`` averaged over the 8 flips and rotations when ``--self-ensemble`` was given
     (:func:`sr_lib.inference.self_ensemble`, named ``<name>+``), else as it is."""
@@ -287,7 +293,7 @@ def cmd_upscale(args) -> int:
             raise CliError(_file_error(src, error)) from None
         if not args.quiet:
             print(f"{src} {shape_in[1]}x{shape_in[0]} -> {dst} {shape_out[1]}x{shape_out[0]} "
-                  f"(x{upscaler.scale}, {upscaler.name if args.self_ensemble else args.model}, "
+                  f"(x{upscaler.scale}, {_label(upscaler, args)}, "
                   f"{time.perf_counter() - started:.2f} s)")
     return 1 if failures else 0
 
@@ -374,7 +380,7 @@ def cmd_evaluate(args) -> int:
     if args.json:
         _check_json_output(Path(args.json), args.dataset)
     upscaler = _maybe_self_ensemble(make_upscaler(args.model, args.scale), args)
-    method = f"{args.model}+" if args.self_ensemble else args.model
+    method = _label(upscaler, args)
     try:
         pairs, label = evaluation_pairs_for(args.dataset, upscaler.scale, own_lr=args.own_lr, lpips=not args.no_lpips)
     except CliError:

@@ -113,8 +113,12 @@ class Upscaler:
 
     def check_size(self, shape) -> None:
         """Raise :class:`sr_lib.images.ImageShapeError` (a ValueError) if an image (or piece) of
-        ``shape`` (h, w, ...) is smaller than :attr:`min_size` on either side."""
-        if len(shape) >= 2 and min(shape[:2]) < self.min_size:
+        ``shape`` (h, w, ...) is smaller than :attr:`min_size` on either side, or has no height and width
+        (0-D or 1-D)."""
+        if len(shape) < 2:
+            raise images.ImageShapeError(
+                f"{self.name} takes an (h, w) or (h, w, C) image, got an array of shape {tuple(shape)}")
+        if min(shape[:2]) < self.min_size:
             m = self.min_size
             raise images.ImageShapeError(
                 f"{shape[1]}x{shape[0]} pixels is too small for {self.name}: it needs at least {m}x{m} pixels")
@@ -466,10 +470,14 @@ def self_ensemble(up: Upscaler) -> Upscaler:
     and one float64 accumulator of the output's size. Memory peaks as in one call of ``up``.
 
     Raises:
+        TypeError: ``up`` is not an :class:`Upscaler`.
         As ``up``: ValueError for a ``scale`` other than its own (or none when it has none),
         :class:`sr_lib.images.ImageShapeError` for ``lr`` smaller than ``min_size`` (checked once,
         before the first of the 8 calls: a quarter turn swaps the sides, the smaller one stays).
     """
+
+    if not isinstance(up, Upscaler):
+        raise TypeError(f"self_ensemble takes an Upscaler (sr_lib.inference), got {type(up).__name__}")
 
     def average(run, lr, axes):
         total = None

@@ -82,6 +82,20 @@ def test_metadata_and_errors_carry_over():
         ens(np.zeros((4, 4), np.float32), 3)
 
 
+@pytest.mark.parametrize("lr", [np.zeros(5, np.float32), np.float32(0.5), np.zeros((0,), np.float32)])
+def test_arrays_without_height_and_width_raise_image_shape_error(lr):
+    # Before: numpy's "Axes must be different" from the ensemble, IndexError from the plain upscaler.
+    up = Upscaler("nearest", 2, _nearest)
+    for upscaler in (up, self_ensemble(up)):
+        with pytest.raises(images.ImageShapeError, match="\\(h, w\\) or \\(h, w, C\\)"):
+            upscaler(lr)
+
+
+def test_self_ensemble_takes_an_upscaler():
+    with pytest.raises(TypeError, match="takes an Upscaler"):
+        self_ensemble(None)
+
+
 def test_an_upscaler_without_a_fixed_scale_gets_the_callers():
     up = Upscaler("nearest", None, _nearest)
     ens = self_ensemble(up)
