@@ -149,6 +149,24 @@ def test_lpips_without_a_measurement_stays_empty(tmp_path):
     assert "perception_distortion.json` yet" in text
 
 
+def test_sr_rows_of_weights_no_longer_shipped_are_dropped(tmp_path):
+    """A self-ensemble row measured on weights the registry no longer ships (retrained) leaves the table;
+    the rows of the shipped weights stay."""
+    gen = _generator()
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results", results)
+    weights = ROOT / "assets" / "weights"
+    path = results / "self_ensemble.json"
+    data = json.loads(path.read_text())
+    stale, kept = data["sr_rows"][0], data["sr_rows"][1]
+    before = gen.results_markdown(results, weights)
+    assert stale["method"] in before and kept["method"] in before
+    stale["weights_sha256"] = "0" * 64
+    path.write_text(json.dumps(data))
+    after = gen.results_markdown(results, weights)
+    assert stale["method"] not in after and kept["method"] in after
+
+
 def test_the_lpips_note_and_the_figure_are_linked():
     gen = _generator()
     data = json.loads((ROOT / "results" / "perception_distortion.json").read_text())

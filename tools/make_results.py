@@ -13,7 +13,8 @@ Nothing in either is typed by hand: every number is read from
 - ``results/upsampling_heads.json``, ``results/gan_speed.json``  training throughput;
 - ``results/training_throughput.json``  the input pipeline against the keras.io ESPCN example's and pre-cut patches;
 - ``results/extract_faces.json``, ``results/faceswap_speed.json``  face extraction and face-swap speed;
-- any other ``results/*.json`` with an ``"sr_rows"`` list, each row
+- any other ``results/*.json`` with an ``"sr_rows"`` list (a row with ``"weights_sha256"`` only while the
+  registry ships those weights), each row
   ``{"method", "scale", "Set5": {"psnr", "ssim", "lpips"?}, "Set14": {...}, "parameters"?, "training"?}``
   (the convention for notebooks that add models later);
 
@@ -140,9 +141,12 @@ def quality_rows(results: Path, weights: Path) -> list[dict]:
                              "parameters": v.get("parameters"), "flops": None, "ms": None,
                              "training": f"{auto['steps']:,} steps, {_minutes(v.get('train_seconds'))}; T91, bicubic-upsampled input",
                              "source": "`benchmarks/autoencoder_losses.py`"})
+    shipped = {entry.get("sha256") for entry in registry.values()}
     for path in sorted(results.glob("*.json")):
         data = json.loads(path.read_text())
         for r in data.get("sr_rows", []) if isinstance(data, dict) else []:
+            if "weights_sha256" in r and r["weights_sha256"] not in shipped:
+                continue  # measured weights the registry no longer ships (retrained or removed)
             rows.append({"method": r["method"], "scale": r["scale"], "Set5": r.get("Set5"), "Set14": r.get("Set14"),
                          "lpips": {d: (r.get(d) or {}).get("lpips") for d in ("Set5", "Set14")},
                          "parameters": r.get("parameters"), "flops": r.get("flops_per_output_pixel"),
