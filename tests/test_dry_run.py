@@ -75,28 +75,37 @@ def test_runner_dry_run_env_and_step_times(run_notebooks):
     assert runner.main(["--mode", "full", "--precision", "float32"]) == 1  # --precision without --dry-run
 
 
-def test_runner_dry_run_reaches_the_kernel(tmp_path):
-    # One real kernel (a few seconds): the caps and the mock switch reach it, its step time reaches summary.json.
+def _run_one_cell(tmp_path, cell: str, *flags: str, **inherited: str) -> None:
+    """Run a one-cell notebook with tools/run_notebooks.py --mode full FLAGS (one real kernel, a few
+    seconds), from an environment without SRFS_* variables except ``inherited``; the cell's asserts
+    check what reached the kernel."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "import os\n"
-        "from sr_lib.notebook import capped_images, capped_steps, record\n"
-        "assert capped_steps(200_000) == 2 and capped_images(None) == 1\n"
-        "assert os.environ['SRFS_MOCK_TFDS'] == '1' and os.environ['SRFS_MODE'] == 'full'\n"
-        "from sr_lib.training import use_mixed_precision\n"
-        "assert use_mixed_precision() == 'mixed_float16'\n"
-        "record('step time m, batch 4', 0.25, unit='s/step')")]
-    path = tmp_path / "01_dry.ipynb"
+    nb.cells = [nbformat.v4.new_code_cell(cell)]
+    path = tmp_path / "01_cell.ipynb"
     nbformat.write(nb, path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SRFS_")}
+    env.update(inherited)
     proc = subprocess.run(
-        [sys.executable, "tools/run_notebooks.py", "--mode", "full", "--dry-run", "--max-steps", "2",
-         "--max-eval-images", "1", "--out", str(tmp_path / "out"), "--timeout", "120", str(path)],
+        [sys.executable, "tools/run_notebooks.py", "--mode", "full", *flags, "--out", str(tmp_path / "out"),
+         "--timeout", "120", str(path)],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_runner_dry_run_reaches_the_kernel(tmp_path):
+    # The caps and the mock switch reach the kernel, its step time reaches summary.json.
+    _run_one_cell(tmp_path,
+                  "import os\n"
+                  "from sr_lib.notebook import capped_images, capped_steps, record\n"
+                  "assert capped_steps(200_000) == 2 and capped_images(None) == 1\n"
+                  "assert os.environ['SRFS_MOCK_TFDS'] == '1' and os.environ['SRFS_MODE'] == 'full'\n"
+                  "from sr_lib.training import use_mixed_precision\n"
+                  "assert use_mixed_precision() == 'mixed_float16'\n"
+                  "record('step time m, batch 4', 0.25, unit='s/step')",
+                  "--dry-run", "--max-steps", "2", "--max-eval-images", "1")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["dry_run"]["SRFS_MAX_STEPS"] == "2" and summary["dry_run"]["SRFS_PRECISION"] == "mixed_float16"
     assert summary["notebooks"][0]["step_times"] == {"step time m, batch 4": 0.25}
@@ -104,25 +113,14 @@ def test_runner_dry_run_reaches_the_kernel(tmp_path):
 
 def test_runner_does_not_pass_inherited_dry_run_variables(tmp_path):
     # A shell left with SRFS_PRECISION / SRFS_MAX_STEPS set (an earlier experiment) must not reach the kernel:
-    # `--precision auto` means the machine's choice, and a run without --dry-run is not capped.
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "import os\n"
-        "from sr_lib.training import use_mixed_precision\n"
-        "assert 'SRFS_PRECISION' not in os.environ and use_mixed_precision() == 'float32'\n"
-        "assert os.environ['SRFS_MAX_STEPS'] == '2' and 'SRFS_MAX_EVAL_IMAGES' in os.environ")]
-    path = tmp_path / "01_env.ipynb"
-    nbformat.write(nb, path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SRFS_")}
-    env.update(SRFS_PRECISION="mixed_float16", SRFS_MAX_STEPS="7")
-    proc = subprocess.run(
-        [sys.executable, "tools/run_notebooks.py", "--mode", "full", "--dry-run", "--precision", "auto",
-         "--max-steps", "2", "--out", str(tmp_path / "out"), "--timeout", "120", str(path)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # `--precision auto` means the machine's choice, and the run's own cap replaces the inherited one.
+    _run_one_cell(tmp_path,
+                  "import os\n"
+                  "from sr_lib.training import use_mixed_precision\n"
+                  "assert 'SRFS_PRECISION' not in os.environ and use_mixed_precision() == 'float32'\n"
+                  "assert os.environ['SRFS_MAX_STEPS'] == '2' and 'SRFS_MAX_EVAL_IMAGES' in os.environ",
+                  "--dry-run", "--precision", "auto", "--max-steps", "2",
+                  SRFS_PRECISION="mixed_float16", SRFS_MAX_STEPS="7")
 
 
 

@@ -17,6 +17,13 @@ def _generator():
     return module
 
 
+def _copy_of_results(tmp_path, name: str):
+    """``(results copy, shipped weights folder, path of NAME in the copy, its parsed JSON)``."""
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results", results)
+    return results, ROOT / "assets" / "weights", results / name, json.loads((results / name).read_text())
+
+
 def test_readme_results_section_matches_results_json():
     gen = _generator()
     readme = (ROOT / "README.md").read_text()
@@ -119,11 +126,7 @@ def test_lpips_without_a_measurement_stays_empty(tmp_path):
     """A model with no row, or whose weights changed since it was measured, gets empty LPIPS cells; a
     changed LPIPS value shows up; without the JSON every LPIPS cell is empty."""
     gen = _generator()
-    results = tmp_path / "results"
-    shutil.copytree(ROOT / "results", results)
-    weights = ROOT / "assets" / "weights"
-    path = results / "perception_distortion.json"
-    data = json.loads(path.read_text())
+    results, weights, path, data = _copy_of_results(tmp_path, "perception_distortion.json")
     models = sorted({r["method"] for r in data["rows"] if r["method"] != "bicubic"})
     assert len(models) >= 2
     dropped, retrained = models[0], models[1]
@@ -153,11 +156,7 @@ def test_sr_rows_of_weights_no_longer_shipped_are_dropped(tmp_path):
     """A self-ensemble row measured on weights the registry no longer ships (retrained) leaves the table;
     the rows of the shipped weights stay."""
     gen = _generator()
-    results = tmp_path / "results"
-    shutil.copytree(ROOT / "results", results)
-    weights = ROOT / "assets" / "weights"
-    path = results / "self_ensemble.json"
-    data = json.loads(path.read_text())
+    results, weights, path, data = _copy_of_results(tmp_path, "self_ensemble.json")
     stale, kept = data["sr_rows"][0], data["sr_rows"][1]
     before = gen.results_markdown(results, weights)
     assert stale["method"] in before and kept["method"] in before
