@@ -13,7 +13,10 @@ ways, each against a stated threshold, and the headline is the share of frames t
   :func:`eye_opening`: lid or lip gaps divided by the inter-ocular distance, so they do not depend
   on the face's size) on the source frame and on the swapped frame; a frame passes when both
   differ by at most :attr:`Thresholds.mouth` and :attr:`Thresholds.eyes`. Over the clip: the
-  Pearson correlation and the mean absolute difference.
+  Pearson correlation and the mean absolute difference. The eye opening is compared as the
+  change from each person's own typical (median) opening, because eye shape is part of identity:
+  d6's open eyes measure 0.16, d14's 0.135, and a swap that draws d14's eyes as d14 has them must
+  not fail for it. The mouth is compared as measured: a shut mouth is 0 for everybody.
 - **sharpness**: the high-frequency share of the face (:func:`sharpness`: mean squared Laplacian
   over the variance, inside the inner face of an aligned :data:`ANALYSIS_SIZE` px crop) relative to
   the median of the target's real faces; a frame passes at :attr:`Thresholds.sharpness` (0.5) or
@@ -59,6 +62,9 @@ __all__ = [
     "measure",
     "Reference",
     "make_reference",
+    "MOVING_MOUTH_STD",
+    "expression_coverage",
+    "training_openings",
     "score_faces",
     "score_clip",
     "format_report",
@@ -215,7 +221,8 @@ class Reference:
     ``target``, ``source``: (128,) mean descriptors of each person's real faces;
     ``target_sharpness``: the median :func:`sharpness` of the real target faces; ``crops`` (n, S,
     S, 3) and ``shapes`` (n, 68, 2): the target faces' analysis crops and crop landmarks (for LPIPS
-    against the nearest one).
+    against the nearest one); ``target_eyes``, ``source_eyes``: each person's median
+    :func:`eye_opening` (inter-ocular distances), the rest state eye changes are measured from.
     """
 
     target: np.ndarray
@@ -223,6 +230,8 @@ class Reference:
     target_sharpness: float
     crops: np.ndarray
     shapes: np.ndarray
+    target_eyes: float = 0.0
+    source_eyes: float = 0.0
 
 
 def make_reference(target_faces: list[FaceMeasure], source_faces: list[FaceMeasure]) -> Reference:
@@ -234,7 +243,8 @@ def make_reference(target_faces: list[FaceMeasure], source_faces: list[FaceMeasu
                          f"{len(source_faces)} source faces")
     return Reference(reference([f.descriptor for f in target_faces]), reference([f.descriptor for f in source_faces]),
                      float(np.median([f.sharpness for f in target_faces])),
-                     np.stack([f.crop for f in target_faces]), np.stack([f.points for f in target_faces]))
+                     np.stack([f.crop for f in target_faces]), np.stack([f.points for f in target_faces]),
+                     float(np.median([f.eyes for f in target_faces])), float(np.median([f.eyes for f in source_faces])))
 
 
 def lpips_available() -> tuple[bool, str]:
@@ -255,8 +265,72 @@ def _correlation(x, y) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
+#: Below this standard deviation of the source's mouth opening (inter-ocular distances) over the
+#: scored frames, a mouth correlation measures landmark noise, not expression: the course clip d14's
+#: held-out mouth stays shut (std 0.003); talking moves it by 0.1 or more (d6: 0.15).
+MOVING_MOUTH_STD = 0.02
+
+
+def expression_coverage(source_mouth, source_eyes, target_mouth, target_eyes,
+                        thresholds: Thresholds = Thresholds(), *, source_eyes_rest: float | None = None,
+                        target_eyes_rest: float | None = None) -> dict[str, Any]:
+    """Which source expressions the target person ever shows: the best a swap can do on expression.
+
+    A decoder learns to draw its person with the expressions in its training faces; a target that
+    never opens its mouth gives a decoder that cannot open one, whatever the recipe (faceswap's and
+    DeepFaceLab's guides: the target's faces must cover the source's expressions and poses). A source
+    frame is *reachable* when some training face of the target has both its mouth opening and its
+    eye opening within the expression thresholds of the frame's (eyes as the change from each
+    person's rest opening, as :func:`score_faces` compares them).
+
+    Args:
+        source_mouth, source_eyes: (n,) openings of the source frames (:func:`mouth_opening`,
+            :func:`eye_opening`: inter-ocular distances, >= 0).
+        target_mouth, target_eyes: (m,) openings of the target's training faces, m >= 1.
+        thresholds: the tolerances (:attr:`Thresholds.mouth`, :attr:`Thresholds.eyes`).
+        source_eyes_rest, target_eyes_rest: each person's rest eye opening (None: the median of
+            the given openings).
+
+    Returns:
+        ``{"reachable": share of source frames in [0, 1], "reachable_frames": (n,) bools,
+        "target_faces": m, "target_mouth_p90": 90th percentile of the target's mouth opening,
+        "target_mouth_max", "source_mouth_std", "mouth_moves": source_mouth_std >=
+        MOVING_MOUTH_STD (else a mouth correlation measures noise)}``.
+
+    Raises:
+        ValueError: no target faces, or series of different lengths.
+    """
+    sm, se = np.asarray(source_mouth, float).ravel(), np.asarray(source_eyes, float).ravel()
+    tm, te = np.asarray(target_mouth, float).ravel(), np.asarray(target_eyes, float).ravel()
+    if len(tm) == 0 or len(tm) != len(te) or len(sm) != len(se):
+        raise ValueError(f"expression_coverage: need >= 1 target face and matching lengths, got "
+                         f"{len(sm)}/{len(se)} source and {len(tm)}/{len(te)} target openings")
+    source_rest = (float(np.median(se)) if len(se) else 0.0) if source_eyes_rest is None else source_eyes_rest
+    target_rest = float(np.median(te)) if target_eyes_rest is None else target_eyes_rest
+    se, te = se - source_rest, te - target_rest  # eye changes from rest: eye shape is identity
+    near = ((np.abs(sm[:, None] - tm[None, :]) <= thresholds.mouth)
+            & (np.abs(se[:, None] - te[None, :]) <= thresholds.eyes)).any(axis=1)
+    std = float(sm.std()) if len(sm) else 0.0
+    return {"reachable": float(near.mean()) if len(sm) else float("nan"), "reachable_frames": near.tolist(),
+            "target_faces": int(len(tm)), "target_mouth_p90": float(np.percentile(tm, 90)),
+            "target_mouth_max": float(tm.max()), "source_mouth_std": std, "mouth_moves": std >= MOVING_MOUTH_STD}
+
+
+def training_openings(folder, held_out: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(mouth, eyes)`` openings of an ``extract`` folder's faces (from ``alignments.json``'s
+    landmarks; no image is read), leaving out frames >= ``held_out[clip key]`` (the held-out tail).
+    Raises as :func:`faceswap_lib.alignments.read_alignments`."""
+    from .alignments import read_alignments
+
+    faces = [f for f in read_alignments(folder, arrays=False)["faces"]
+             if not (held_out and f["video"] in held_out and f["frame"] >= held_out[f["video"]])]
+    return (np.array([mouth_opening(f["landmarks"]) for f in faces]),
+            np.array([eye_opening(f["landmarks"]) for f in faces]))
+
+
 def score_faces(source: list[FaceMeasure], swapped: list[FaceMeasure], reference: Reference,
-                thresholds: Thresholds = Thresholds(), *, lpips: bool = True) -> dict[str, Any]:
+                thresholds: Thresholds = Thresholds(), *, lpips: bool = True,
+                swapped_person: str = "target") -> dict[str, Any]:
     """Score swapped faces, frame by frame, against the source faces they were made from.
 
     Args:
@@ -265,6 +339,8 @@ def score_faces(source: list[FaceMeasure], swapped: list[FaceMeasure], reference
         reference: the real faces of both people (:func:`make_reference`).
         thresholds: the per-frame pass marks.
         lpips: also measure LPIPS against the nearest real target face, if the weights are installed.
+        swapped_person: whom the "swapped" faces show: ``"target"`` (a swap) or ``"source"`` (the
+            blur control, the real frames): whose rest eye opening their eye change is measured from.
 
     Returns:
         ``{"summary": {...}, "frames": [{...} per frame]}``. Summary keys: ``n``, ``found`` (share
@@ -281,7 +357,11 @@ def score_faces(source: list[FaceMeasure], swapped: list[FaceMeasure], reference
     d_source = np.array([np.linalg.norm(s.descriptor - reference.source) for s in swapped])
     ratio = np.array([s.sharpness / max(reference.target_sharpness, 1e-12) for s in swapped])
     mouth_diff = np.array([abs(o.mouth - s.mouth) for s, o in zip(source, swapped)])
-    eyes_diff = np.array([abs(o.eyes - s.eyes) for s, o in zip(source, swapped)])
+    if swapped_person not in ("target", "source"):
+        raise ValueError(f"swapped_person must be 'target' or 'source', got {swapped_person!r}")
+    rest = reference.target_eyes if swapped_person == "target" else reference.source_eyes
+    # eye changes from each person's rest opening: eye shape is identity, not expression
+    eyes_diff = np.array([abs((o.eyes - rest) - (s.eyes - reference.source_eyes)) for s, o in zip(source, swapped)])
     found = np.array([s.found for s in swapped])
     identity_ok = d_target < d_source
     expression_ok = (mouth_diff <= thresholds.mouth) & (eyes_diff <= thresholds.eyes)
@@ -314,6 +394,7 @@ def score_faces(source: list[FaceMeasure], swapped: list[FaceMeasure], reference
         "mouth_difference": float(mouth_diff.mean()),
         "eyes_correlation": _correlation([s.eyes for s in source], [o.eyes for o in swapped]),
         "eyes_difference": float(eyes_diff.mean()),
+        "eyes_rest": [reference.source_eyes, rest],
         "sharpness_ratio": float(np.median(ratio)),
         "lpips": float(np.mean(lpips_values)) if lpips_values[0] is not None else None,
         "lpips_note": note,
@@ -405,6 +486,9 @@ def score_clip(
     Returns:
         A JSON-able dict: the inputs, ``"frames"`` (source frame indices scored), ``"held_out"``
         (status from :func:`faceswap_lib.model_folder.held_out_frames`), ``"thresholds"``, and
+        ``"coverage"``: :func:`expression_coverage` of the scored source frames by the target's
+        training faces (the share of frames whose expression the target ever shows: a ceiling on
+        the expression and success shares), and
         ``"rows"``: ``{"swapped": ..., "blur control": ..., "source (real)": ...}``, each a
         :func:`score_faces` result.
 
@@ -467,8 +551,12 @@ def score_clip(
                           crop_size=settings.get("crop_size", 256), **options)[0] for i, s in zip(kept, src)]
         made = _through_codec([add_synthetic_label(f) for f in made], video_info(source_clip).fps or 25.0)
         rows["blur control"] = score_faces(src, [measure(f, fallback=s.landmarks) for f, s in zip(made, src)],
-                                           reference, thresholds, lpips=lpips)
-    rows["source (real)"] = score_faces(src, src, reference, thresholds, lpips=lpips)
+                                           reference, thresholds, lpips=lpips, swapped_person="source")
+    rows["source (real)"] = score_faces(src, src, reference, thresholds, lpips=lpips, swapped_person="source")
+    target_held = {k: int(v["first_frame"]) for k, v in ((settings.get("holdout") or {}).get(tgt_side) or {}).items()}
+    coverage = expression_coverage([s.mouth for s in src], [s.eyes for s in src],
+                                   *training_openings(target_faces or settings[tgt_side], target_held), thresholds,
+                                   source_eyes_rest=reference.source_eyes)
     return {
         "source_clip": str(source_clip),
         "swapped_clip": str(swapped_clip),
@@ -483,6 +571,7 @@ def score_clip(
         "thresholds": asdict(thresholds),
         "same_person_distance": SAME_PERSON_DISTANCE,
         "analysis_size": ANALYSIS_SIZE,
+        "coverage": coverage,
         "rows": rows,
     }
 
@@ -517,7 +606,7 @@ def format_report(report: dict[str, Any]) -> str:
     row("expression: mouth opening correlation", "mouth_correlation", "num")
     row("  mouth mean |difference| (inter-ocular)", "mouth_difference", "num")
     row("  eye opening correlation", "eyes_correlation", "num")
-    row("  eyes mean |difference| (inter-ocular)", "eyes_difference", "num")
+    row("  eye change mean |difference| (inter-ocular)", "eyes_difference", "num")
     row("  frames within mouth/eye tolerance", "expression", "share")
     row("sharpness vs real target faces (median)", "sharpness_ratio", "ratio")
     row(f"  frames at >= {t['sharpness']:.0%} of the target's", "sharp", "share")
@@ -530,4 +619,13 @@ def format_report(report: dict[str, Any]) -> str:
     if "blur control" in rows:
         lines.append("blur control: the source's own decoder through the same conversion: what blur alone does "
                      "to each number.")
+    cover = report.get("coverage")
+    if cover:
+        lines.append(f"target's expressions: {cover['reachable']:.0%} of these frames have a mouth and eye opening "
+                     f"the target shows in some of its {cover['target_faces']} training faces (its mouth: 90th "
+                     f"percentile {cover['target_mouth_p90']:.2f}, max {cover['target_mouth_max']:.2f}); a decoder "
+                     "draws only expressions it trained on, so this caps the expression and success shares.")
+        if not cover["mouth_moves"]:
+            lines.append(f"mouth correlation: not meaningful here: the source's mouth barely moves (std "
+                         f"{cover['source_mouth_std']:.3f} < {MOVING_MOUTH_STD}), so it measures landmark noise.")
     return "\n".join(lines)

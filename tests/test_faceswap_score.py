@@ -86,9 +86,61 @@ def test_a_closed_mouth_against_an_open_mouth_source_fails_expression(clip_faces
     reference = S.make_reference([faces["d14", i] for i in (0, 150)], [faces["d6", i] for i in (300, 600)])
     laughing, also_laughing, closed = faces["d6", 992], faces["d6", 1000], faces["d6", 0]
     assert laughing.mouth - closed.mouth > 0.3  # measured: 0.51 against 0.00
-    result = S.score_faces([laughing, laughing], [closed, also_laughing], reference, lpips=False)
+    # The "swapped" faces are d6's own (like the blur control): their eye change is measured from d6's rest.
+    result = S.score_faces([laughing, laughing], [closed, also_laughing], reference, lpips=False,
+                           swapped_person="source")
     assert [f["expression"] for f in result["frames"]] == [False, True]
     assert result["summary"]["mouth_difference"] > S.Thresholds().mouth / 2
+
+
+def test_eye_shape_is_identity_not_expression(clip_faces):
+    """d14's open eyes measure narrower than d6's (eye shape). A d14 face with its eyes as d14 has them,
+    swapped from a d6 frame with d6's eyes open as usual, keeps the expression: it passes, while a
+    raw comparison of the two openings would call it a change."""
+    faces, _ = clip_faces
+    reference = S.make_reference([faces["d14", i] for i in (0, 150, 300)], [faces["d6", i] for i in (0, 300, 600)])
+    assert reference.source_eyes - reference.target_eyes > 0.01  # measured: about 0.16 against 0.13
+    source, swapped = faces["d6", 300], faces["d14", 450]
+    frame = S.score_faces([source], [swapped], reference, lpips=False)["frames"][0]
+    moved = abs((swapped.eyes - reference.target_eyes) - (source.eyes - reference.source_eyes))
+    assert moved < abs(swapped.eyes - source.eyes)
+    assert frame["expression"] == (moved <= S.Thresholds().eyes and abs(swapped.mouth - source.mouth) <= 0.10)
+    with pytest.raises(ValueError, match="swapped_person"):
+        S.score_faces([source], [swapped], reference, lpips=False, swapped_person="B")
+
+
+def test_expression_coverage_is_the_share_of_source_expressions_the_target_shows():
+    # A target whose mouth stays shut (openings 0.00-0.02) and whose eyes are open (0.15):
+    target_mouth, target_eyes = np.linspace(0, 0.02, 50), np.full(50, 0.15)
+    source_mouth = np.array([0.0, 0.05, 0.12, 0.30, 0.50])  # shut, slightly open, talking, laughing
+    cover = S.expression_coverage(source_mouth, np.full(5, 0.15), target_mouth, target_eyes)
+    # reachable within 0.10 of some target mouth (<= 0.12) and 0.05 of some target eye opening
+    assert cover["reachable_frames"] == [True, True, True, False, False] and cover["reachable"] == 0.6
+    assert cover["target_faces"] == 50 and cover["target_mouth_max"] == pytest.approx(0.02)
+    assert cover["mouth_moves"]
+    # Eyes as changes from rest: frames that shut eyes open at 0.15 at rest; the target never shuts its eyes.
+    shut_eyes = S.expression_coverage(source_mouth, np.full(5, 0.03), target_mouth, target_eyes, source_eyes_rest=0.15)
+    assert shut_eyes["reachable"] == 0.0
+    # Narrower eyes at rest (0.10 against 0.15) are eye shape, not an expression: all reachable as before.
+    narrow = S.expression_coverage(source_mouth, np.full(5, 0.15), target_mouth, target_eyes - 0.05)
+    assert narrow["reachable_frames"] == cover["reachable_frames"]
+    still = S.expression_coverage(np.full(5, 0.01) + np.arange(5) * 1e-3, np.full(5, 0.15), target_mouth, target_eyes)
+    assert not still["mouth_moves"] and still["source_mouth_std"] < S.MOVING_MOUTH_STD
+    with pytest.raises(ValueError, match="target face"):
+        S.expression_coverage(source_mouth, np.full(5, 0.15), [], [])
+
+
+def test_the_course_target_never_laughs(clip_faces):
+    """d14 (person B) keeps its mouth nearly shut in every training face, so d6 laughing is out of its
+    reach: the ceiling the score reports, from the clips' own landmarks."""
+    faces, _ = clip_faces
+    laughing = faces["d6", 992]
+    assert laughing.mouth > 0.4
+    d14 = [faces["d14", i] for i in (0, 150, 300, 450)]
+    assert max(f.mouth for f in d14) < 0.1
+    cover = S.expression_coverage([laughing.mouth, faces["d6", 0].mouth], [laughing.eyes, faces["d6", 0].eyes],
+                                  [f.mouth for f in d14], [f.eyes for f in d14])
+    assert cover["reachable_frames"] == [False, True]
 
 
 # --- the command line --------------------------------------------------------------------------
