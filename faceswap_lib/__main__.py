@@ -19,12 +19,19 @@ preview ``MODEL_DIR/previews/preview_<global step>.png`` every ``--preview-minut
 and at the end; the progress bar (on a terminal) shows the global step and losses smoothed over
 about 50 steps. Options, face folders and the model folder (size, mask, holdout, finished?) are
 checked before TensorFlow is imported; fewer than :data:`faceswap_lib.model_folder.RECOMMENDED_FACES`
-training faces per person print a ``warning:`` line with the count.
+training faces per person print a ``warning:`` line with the count, and so does a person whose
+training faces show less than half of the other's expressions (mouth and eye opening,
+:func:`faceswap_lib.score.expression_coverage`): that decoder cannot learn what its person never
+did. ``--balance-expressions`` draws every mouth-opening band of the training faces about equally
+often (:func:`faceswap_lib.training.expression_weights`).
 
 ``score``: the swap score of :mod:`faceswap_lib.score` (identity, expression, sharpness, LPIPS, the
 swap success rate; beside them a blur control and the real source frames) as a table on stdout,
 on frames the model never trained on when it was trained with ``--holdout`` (a ``warning:`` line
-otherwise); ``--json OUT`` also writes every frame's numbers (NaN as null).
+otherwise); ``--json OUT`` also writes every frame's numbers (NaN as null). The report also says
+which share of the scored frames show an expression the target ever shows in its training faces
+(the ceiling of the expression and success shares), and when the source's mouth barely moves, that
+a mouth correlation there measures landmark noise.
 
 Errors: every failure, whatever raised it (our checks, OpenCV's ``cv2.error``, h5py reading a
 corrupt weights file, TensorFlow, dlib), prints exactly one line ``error: <file>: <what is wrong>``
@@ -179,6 +186,10 @@ def _parser() -> argparse.ArgumentParser:
                         f"tighter; default {RECIPE.padding}; the extract's own is {RECIPE.extract_padding}: head, neck "
                         "and border); "
                         "a model keeps the crop it started with")
+    p.add_argument("--balance-expressions", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw training faces so that every mouth-opening band comes up about equally often, "
+                        "not uniformly (the few open-mouth frames of a mostly silent clip get trained; default "
+                        f"{'on' if RECIPE.balance else 'off'}; a model keeps its choice)")
     p.add_argument("--priority-weight", type=float, default=RECIPE.priority_weight,
                    help="weight of the extra eyes-and-mouth loss term (DeepFaceLab's eyes/mouth priority; "
                         f"default {RECIPE.priority_weight:g}; 0: off)")
@@ -346,6 +357,8 @@ def _train(args: argparse.Namespace) -> None:
             held = f" ({n_held} more held out)" if n_held else ""
             _warn(folder, f"only {n_train} faces of person {person} to train on{held}; at least {RECOMMENDED_FACES} "
                           "are recommended (a longer clip, or several clips extracted into the folder)")
+    with _about(args.a_dir, args.b_dir):
+        _warn_expression_coverage(args.a_dir, args.b_dir, fraction)
     with _about(args.model_dir, args.a_dir, args.b_dir):
         import_tensorflow_quietly()  # training imports Keras at import time
         from .training import train
@@ -357,6 +370,7 @@ def _train(args: argparse.Namespace) -> None:
                 preview_every=args.preview_every, preview_minutes=args.preview_minutes or None,
                 holdout=args.holdout, mask=args.mask, padding=args.padding,
                 model_kwargs={"priority_weight": args.priority_weight}, augment_kwargs={"warp": args.warp},
+                balance=args.balance_expressions,
                 seed=args.seed, progress=sys.stderr.isatty())
     if history is None:  # reached the total between the check above and now (another process?)
         print(f"{args.model_dir}: {finished(settings, steps, args.minutes)}")
@@ -367,6 +381,36 @@ def _train(args: argparse.Namespace) -> None:
             "faces held out" if held["fraction"] else "")
     print(f"trained to step {settings['steps']} ({settings['seconds'] / 60:.1f} min in total{kept}): "
           f"loss_a {last['loss_a']:.4f}, loss_b {last['loss_b']:.4f} -> {args.model_dir}")
+
+
+#: ``train`` warns when the target person shows fewer than this share of the source's expressions.
+MIN_EXPRESSION_COVERAGE = 0.5
+
+
+def _warn_expression_coverage(a_dir, b_dir, fraction: float) -> None:
+    """Warn (one line per direction) when one person's training faces lack most of the other's
+    expressions: that decoder cannot learn them (:func:`faceswap_lib.score.expression_coverage`)."""
+    from .alignments import read_alignments
+    from .model_folder import holdout_split
+    import numpy as np
+
+    from .score import expression_coverage, eye_opening, mouth_opening
+
+    openings = {}
+    for person, folder in (("A", a_dir), ("B", b_dir)):
+        faces = read_alignments(folder, arrays=False)["faces"]
+        train, _, _ = holdout_split(faces, fraction)
+        openings[person] = ([mouth_opening(faces[i]["landmarks"]) for i in train],
+                            [eye_opening(faces[i]["landmarks"]) for i in train])
+    for source, target, folder in (("A", "B", b_dir), ("B", "A", a_dir)):
+        cover = expression_coverage(*openings[source], *openings[target])
+        if cover["reachable"] < MIN_EXPRESSION_COVERAGE:
+            source_p90 = float(np.percentile(openings[source][0], 90))
+            _warn(folder, f"person {target} shows only {cover['reachable']:.0%} of person {source}'s expressions "
+                          f"(mouth opening, 90th percentile: {target} {cover['target_mouth_p90']:.2f}, {source} "
+                          f"{source_p90:.2f} inter-ocular distances): a decoder draws only what its person did, so "
+                          f"{source}->{target} swaps will not follow {source}'s mouth and eyes there; add footage of "
+                          f"{target} talking and laughing")
 
 
 def _json_ready(value):

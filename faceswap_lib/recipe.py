@@ -6,6 +6,12 @@ target in fewer steps) and a tight crop, padding 0.1 (the 160 px centre of a 256
 eyebrows to chin; the face gets 51 instead of 32 of the model's 64 px: sharpness 0.06-0.12 ->
 0.27 of the target's real faces, identity distance 0.53-0.59 -> 0.46-0.50). The eyes-and-mouth
 priority term (weight 10) did not help at 8 minutes and stays off; the warp (0.02) was not tried.
+On 2 idle cores the recipe reaches 7,115 steps in 30 minutes (``results/faceswap_trials/default_idle.json``):
+identity is solved (every held-out swap closer to the target), the swap success rate is 29 % (d6 -> d14)
+and 40 % (d14 -> d6), short of issue 20's 70 %: d14's decoder keeps the mouth shut, and d14 never shows
+34 % of d6's held-out expressions (:func:`faceswap_lib.score.expression_coverage`). Drawing every
+mouth-opening band equally often (``balance``) did not open that mouth (``balance_idle.json``), so it
+stays off.
 The extract half is what those trials extracted with: 256 px crops with padding 0.25
 (:data:`faceswap_lib.align.DEFAULT_PADDING`: head, forehead and jaw line), of which training
 cuts the tight centre (:func:`faceswap_lib.training.tight_crop`).
@@ -42,6 +48,8 @@ class Recipe:
         batch_size: faces per person per step.
         warp: random-warp strength of :func:`faceswap_lib.augment.augment`.
         priority_weight: weight of the eyes-and-mouth loss term (0: off).
+        balance: draw training faces so that every mouth-opening band comes up about equally often
+            (:func:`faceswap_lib.training.expression_weights`) instead of uniformly.
         steps: total steps when neither steps nor minutes are given.
     """
 
@@ -53,6 +61,7 @@ class Recipe:
     batch_size: int = 16
     warp: float = 0.02
     priority_weight: float = 0.0
+    balance: bool = False
     steps: int = 1000
 
 

@@ -146,6 +146,51 @@ def test_pair_batches_shapes_determinism_and_errors():
         next(training.pair_batches(fa, fb, 2, masks_a=ma))
 
 
+def _entries_with_mouths(openings):
+    """Alignment entries of the mean face whose inner lips are opened by ``openings`` (inter-ocular units)."""
+    from faceswap_lib.align import template_points
+    from faceswap_lib.score import interocular_distance, mouth_opening
+
+    face = np.concatenate([np.zeros((17, 2)), template_points(200)])
+    face[[65, 66, 67]] = face[[63, 62, 61]]  # shut
+    entries = []
+    for m in openings:
+        points = face.copy()
+        points[[65, 66, 67], 1] += m * interocular_distance(face)
+        entries.append({"landmarks": points})
+        assert mouth_opening(points) == pytest.approx(m, abs=1e-6)
+    return entries
+
+
+def test_expression_weights_draw_every_mouth_band_equally_often():
+    # 18 shut mouths, 2 open ones: uniformly the open ones come up 10 % of the time; balanced, half.
+    entries = _entries_with_mouths([0.0] * 18 + [0.15, 0.17])
+    w = training.expression_weights(entries)
+    assert w.shape == (20,) and w.sum() == pytest.approx(1.0)
+    assert w[18:].sum() == pytest.approx(0.5) and np.allclose(w[:18], w[0])
+    # A band of one face among 100 counts as 5 faces (5 %): drawn 0.2 / 2.2 = 1/11 of the time, not a third.
+    w = training.expression_weights(_entries_with_mouths([0.0] * 60 + [0.15] * 39 + [0.45]))
+    assert w[99] == pytest.approx(1 / 11) and w[60:99].sum() == pytest.approx(5 / 11)
+    with pytest.raises(ValueError, match="no faces"):
+        training.expression_weights([])
+
+
+def test_pair_batches_draw_with_the_given_weights():
+    faces = np.stack([np.full((32, 32, 3), k / 10, np.float32) for k in range(4)])  # face k is gray k/10
+    only_last = np.array([0, 0, 0, 1.0])
+    batches = training.pair_batches(faces, faces, 8, seed=3, weights_b=only_last, warp=0.0, rotation=0, scale=0,
+                                    shift=0, flip=0, brightness=0, contrast=0, saturation=0)
+    (_, _), (ta, tb) = next(batches)
+    assert np.allclose(tb.mean(axis=(1, 2, 3)), 0.3, atol=0.02)  # every B face is face 3
+    assert len(np.unique(ta.mean(axis=(1, 2, 3)).round(2))) > 1  # A stays uniform
+    # No weights: the same draws as before weights existed (rng.integers), so old seeds reproduce.
+    (_, _), (t1, _) = next(training.pair_batches(faces, faces, 8, seed=3))
+    (_, _), (t2, _) = next(training.pair_batches(faces, faces, 8, seed=3, weights_a=None))
+    np.testing.assert_array_equal(t1, t2)
+    with pytest.raises(ValueError, match="weights_a must be 4 probabilities"):
+        next(training.pair_batches(faces, faces, 2, weights_a=np.ones(3) / 3))
+
+
 def test_load_faces_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="extract"):
         training.load_faces(tmp_path, 64)

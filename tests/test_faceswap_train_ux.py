@@ -193,3 +193,34 @@ def test_a_resumed_run_continues_adams_state(faces, tmp_path):
     (model_dir / OPTIMIZER_FILE).unlink()
     assert not restore_optimizer(model, model_dir)
     assert main(base + ["--steps", "5"]) == 0 and (model_dir / OPTIMIZER_FILE).is_file()
+
+
+def test_train_warns_when_the_target_never_shows_the_sources_expressions(faces, tmp_path, capsys):
+    """Person B's mouth shut in every face, person A's wide open in 2 of 3: B's decoder cannot learn an open
+    mouth, so A->B will not follow A; one warning line about B's folder, none the other way (A also shuts it)."""
+    import shutil
+
+    from faceswap_lib.__main__ import _warn_expression_coverage
+    from faceswap_lib.score import interocular_distance, mouth_opening
+
+    folders = {}
+    for name, folder in zip("ab", faces):
+        folders[name] = tmp_path / folder.name
+        shutil.copytree(folder, folders[name])
+        path = folders[name] / "alignments.json"
+        sidecar = json.loads(path.read_text())
+        assert len(sidecar["faces"]) == 3
+        for k, face in enumerate(sidecar["faces"]):
+            points = np.array(face["landmarks"], float)
+            points[[65, 66, 67]] = points[[63, 62, 61]]  # lower inner lip onto the upper: shut
+            if name == "a" and k > 0:
+                points[[65, 66, 67], 1] += 0.5 * interocular_distance(points)  # laughing
+            face["landmarks"] = points.tolist()
+        path.write_text(json.dumps(sidecar))
+    assert mouth_opening(json.loads((folders["a"] / "alignments.json").read_text())["faces"][1]["landmarks"]) > 0.4
+    capsys.readouterr()
+    _warn_expression_coverage(folders["a"], folders["b"], 0.0)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"warning: {folders['b']}: person B shows only 33% of person A's")
+    _warn_expression_coverage(folders["b"], folders["b"], 0.0)  # the same expressions: no warning
+    assert capsys.readouterr().err == ""
