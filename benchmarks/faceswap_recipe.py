@@ -10,12 +10,17 @@ start at the first held-out frame). Speed depends on the machine's load: the loa
 recorded at every checkpoint, so read step counts with it.
 
 Needs the clips (SRFS_DATA_DIR pointing at the mirror). Usage:
-    python benchmarks/faceswap_recipe.py NAME WORKDIR [--minutes 10 20 30] [--changed TEXT] [train flags]
+    python benchmarks/faceswap_recipe.py NAME WORKDIR [--minutes 10 20 30] [--changed TEXT] [--train "FLAGS"]
+    python benchmarks/faceswap_recipe.py NAME WORKDIR --rescore   # score the stored clips again
+
+A trial name is used once: a second run with a name whose record or model exists is refused
+(its checkpoints would be overwritten).
 """
 
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -49,17 +54,44 @@ def main() -> None:
     parser.add_argument("--changed", default="", help="what this trial changes, for the record")
     parser.add_argument("--rescore", action="store_true",
                         help="train nothing: score the trial's stored clips again with the current `score`")
-    args, flags = parser.parse_known_args()  # the rest: `train` flags of the trial
+    parser.add_argument("--train", default="", metavar="FLAGS",
+                        help="extra `train` flags of the trial, one quoted string (e.g. --train '--warp 0.05')")
+    args = parser.parse_args()
+    flags = shlex.split(args.train)
+    for flag in ("--holdout", "--minutes", "--steps"):
+        if any(f == flag or f.startswith(flag + "=") for f in flags):
+            parser.error(f"--train: {flag} is the trial's own (holdout {HOLDOUT}, --minutes)")
+    if args.rescore and flags:
+        parser.error("--rescore trains nothing: drop --train")
+    minutes = sorted(set(args.minutes))
+    if not minutes or minutes[0] <= 0:
+        parser.error("--minutes: give positive totals")
 
     from sr_lib.data import registry
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    clip_dir = registry.fetch("face_clips") / registry.DATASETS["face_clips"].prefix
+    try:
+        clip_dir = registry.fetch("face_clips") / registry.DATASETS["face_clips"].prefix
+    except registry.DatasetUnavailableError as error:
+        parser.error(f"face_clips: {error}")
     clips = {"a": clip_dir / "d6.mp4", "b": clip_dir / "d14.mp4"}
     out_json = ROOT / "results" / "faceswap_trials" / f"{args.name}.json"
     out_json.parent.mkdir(parents=True, exist_ok=True)
-    log = open(work / f"{args.name}.log", "a", encoding="utf-8")
+    if args.rescore and not out_json.is_file():
+        parser.error(f"--rescore: no record {out_json} to score again")
+    if not args.rescore and (out_json.exists() or (work / args.name).exists()):
+        parser.error(f"{args.name}: a trial of this name exists ({out_json} or {work / args.name}); pick a new name")
+    with open(work / f"{args.name}.log", "a", encoding="utf-8") as log:
+        try:
+            run_trial(args, flags, minutes, work, clips, out_json, log)
+        except subprocess.CalledProcessError as error:
+            print(f"error: {error.cmd[3] if len(error.cmd) > 3 else error.cmd}: exit status {error.returncode}; "
+                  f"see {log.name}", file=sys.stderr)
+            sys.exit(2)
+
+
+def run_trial(args, flags, minutes_list, work, clips, out_json, log) -> None:
     for side, clip in clips.items():
         faces = work / f"faces_{side}"
         if not (faces / "alignments.json").is_file():
@@ -70,7 +102,7 @@ def main() -> None:
     model = work / args.name
     record = {"name": args.name, "changed": args.changed, "train_flags": flags, "holdout": HOLDOUT,
               "cpu_count": os.cpu_count(), "checkpoints": {}}
-    for minutes in args.minutes:
+    for minutes in minutes_list:
         started = time.time()
         load_before = os.getloadavg()[0]
         _run(_cli("train", str(work / "faces_a"), str(work / "faces_b"), str(model), "--minutes", str(minutes),

@@ -402,6 +402,8 @@ def _warn_expression_coverage(a_dir, b_dir, fraction: float) -> None:
         train, _, _ = holdout_split(faces, fraction)
         openings[person] = ([mouth_opening(faces[i]["landmarks"]) for i in train],
                             [eye_opening(faces[i]["landmarks"]) for i in train])
+    if not all(openings[person][0] for person in openings):
+        return  # a folder without training faces: train() says so, naming it
     for source, target, folder in (("A", "B", b_dir), ("B", "A", a_dir)):
         cover = expression_coverage(*openings[source], *openings[target])
         if cover["reachable"] < MIN_EXPRESSION_COVERAGE:

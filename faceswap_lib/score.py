@@ -298,20 +298,31 @@ def expression_coverage(source_mouth, source_eyes, target_mouth, target_eyes,
         MOVING_MOUTH_STD (else a mouth correlation measures noise)}``.
 
     Raises:
-        ValueError: no target faces, or series of different lengths.
+        ValueError: an empty series, one that is not 1-D or holds NaN, infinite or negative values,
+            mouth and eye series of different lengths, or a rest opening that is not finite and >= 0.
     """
-    sm, se = np.asarray(source_mouth, float).ravel(), np.asarray(source_eyes, float).ravel()
-    tm, te = np.asarray(target_mouth, float).ravel(), np.asarray(target_eyes, float).ravel()
-    if len(tm) == 0 or len(tm) != len(te) or len(sm) != len(se):
-        raise ValueError(f"expression_coverage: need >= 1 target face and matching lengths, got "
-                         f"{len(sm)}/{len(se)} source and {len(tm)}/{len(te)} target openings")
-    source_rest = (float(np.median(se)) if len(se) else 0.0) if source_eyes_rest is None else source_eyes_rest
-    target_rest = float(np.median(te)) if target_eyes_rest is None else target_eyes_rest
+    series = {}
+    for name, values in (("source_mouth", source_mouth), ("source_eyes", source_eyes),
+                         ("target_mouth", target_mouth), ("target_eyes", target_eyes)):
+        array = np.asarray(values, float)
+        if array.ndim != 1 or len(array) == 0 or not np.all(np.isfinite(array)) or np.any(array < 0):
+            raise ValueError(f"expression_coverage: {name} must be a non-empty 1-D series of finite openings >= 0, "
+                             f"got shape {array.shape}" + (" with NaN, infinite or negative values" if array.size else ""))
+        series[name] = array
+    sm, se, tm, te = series.values()
+    if len(tm) != len(te) or len(sm) != len(se):
+        raise ValueError(f"expression_coverage: mouth and eye series differ in length: {len(sm)}/{len(se)} source and "
+                         f"{len(tm)}/{len(te)} target openings")
+    for name, rest in (("source_eyes_rest", source_eyes_rest), ("target_eyes_rest", target_eyes_rest)):
+        if rest is not None and not (np.isfinite(rest) and rest >= 0):
+            raise ValueError(f"expression_coverage: {name} must be a finite opening >= 0, got {rest}")
+    source_rest = float(np.median(se)) if source_eyes_rest is None else float(source_eyes_rest)
+    target_rest = float(np.median(te)) if target_eyes_rest is None else float(target_eyes_rest)
     se, te = se - source_rest, te - target_rest  # eye changes from rest: eye shape is identity
     near = ((np.abs(sm[:, None] - tm[None, :]) <= thresholds.mouth)
             & (np.abs(se[:, None] - te[None, :]) <= thresholds.eyes)).any(axis=1)
-    std = float(sm.std()) if len(sm) else 0.0
-    return {"reachable": float(near.mean()) if len(sm) else float("nan"), "reachable_frames": near.tolist(),
+    std = float(sm.std())
+    return {"reachable": float(near.mean()), "reachable_frames": near.tolist(),
             "target_faces": int(len(tm)), "target_mouth_p90": float(np.percentile(tm, 90)),
             "target_mouth_max": float(tm.max()), "source_mouth_std": std, "mouth_moves": std >= MOVING_MOUTH_STD}
 

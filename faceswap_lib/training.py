@@ -216,10 +216,24 @@ def pair_batches(faces_a, faces_b, batch_size: int, seed: int = 0, *, masks_a=No
         raise ValueError(f"pair_batches: size mismatch, A faces are {faces_a.shape[1:]}, B faces {faces_b.shape[1:]}")
     if (masks_a is None) != (masks_b is None):
         raise ValueError("pair_batches: give masks for both people or for neither")
-    for name, weights, faces in (("weights_a", weights_a, faces_a), ("weights_b", weights_b, faces_b)):
-        if weights is not None and (np.shape(weights) != (len(faces),) or not np.isclose(np.sum(weights), 1.0)):
-            raise ValueError(f"pair_batches: {name} must be {len(faces)} probabilities summing to 1, "
-                             f"got shape {np.shape(weights)}")
+    _check_weights(weights_a, len(faces_a), "weights_a")
+    _check_weights(weights_b, len(faces_b), "weights_b")
+    return _pairs(faces_a, faces_b, batch_size, seed, masks_a, masks_b, weights_a, weights_b, augment_kwargs)
+
+
+def _check_weights(weights, n: int, name: str) -> None:
+    """Raise ValueError unless ``weights`` is None or n finite probabilities >= 0 summing to 1."""
+    if weights is None:
+        return
+    w = np.asarray(weights, float)
+    if w.shape != (n,):
+        raise ValueError(f"pair_batches: {name} must be {n} probabilities (one per face), got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+        raise ValueError(f"pair_batches: {name} must be finite, >= 0 and sum to 1, got sum {w.sum():g}"
+                         + (" and negative or non-finite values" if not np.all(np.isfinite(w) & (w >= 0)) else ""))
+
+
+def _pairs(faces_a, faces_b, batch_size, seed, masks_a, masks_b, weights_a, weights_b, augment_kwargs):
     rng = np.random.default_rng(seed)
     while True:
         wa, ta = _side_batch(faces_a, masks_a, rng, batch_size, augment_kwargs, weights_a)
@@ -232,6 +246,8 @@ def make_dataset(faces_a, faces_b, batch_size: int, seed: int = 0, *, masks_a=No
     """:func:`pair_batches` as a prefetching ``tf.data.Dataset`` (augmentation overlaps training)."""
     import tensorflow as tf
 
+    pair_batches(faces_a, faces_b, batch_size, seed, masks_a=masks_a, masks_b=masks_b,
+                 weights_a=weights_a, weights_b=weights_b, **augment_kwargs)  # its checks, now, not inside tf.data
     size = faces_a.shape[1]
     channels = 3 if masks_a is None else 3 + masks_a.shape[-1]
     image = tf.TensorSpec((batch_size, size, size, 3), tf.float32)
@@ -545,7 +561,8 @@ def train(
     ``{"priority_weight": 0.0}``); ``augment_kwargs`` to :func:`faceswap_lib.augment.augment`
     (None: the recipe's ``{"warp": 0.02}``). ``balance``: draw training faces with
     :func:`expression_weights` (every mouth-opening band about equally often) instead of uniformly;
-    None: the recipe's (a model keeps the choice it started with).
+    None: the recipe's, or a resumed model's own; a model keeps the choice it started with, and
+    asking a resumed model for the other one is refused (ValueError).
 
     Previews (:class:`PreviewCallback`) go to ``model_dir/previews``, named by the global step, every
     ``preview_every`` steps and/or every ``preview_minutes`` minutes, plus one at the end when either
@@ -590,6 +607,9 @@ def train(
         padding = old.get("crop_padding")
         model_args = old["model"]
         augment_kwargs = old.get("augment") or {}
+        if balance is not None and bool(balance) != bool(old.get("balance", False)):
+            raise ValueError(f"this model was trained {'with' if old.get('balance') else 'without'} balanced "
+                             "expressions and keeps that choice: leave the option out, or train a new model folder")
         balance = bool(old.get("balance", False))
     else:
         balance = RECIPE.balance if balance is None else bool(balance)

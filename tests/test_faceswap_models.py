@@ -188,7 +188,11 @@ def test_pair_batches_draw_with_the_given_weights():
     (_, _), (t2, _) = next(training.pair_batches(faces, faces, 8, seed=3, weights_a=None))
     np.testing.assert_array_equal(t1, t2)
     with pytest.raises(ValueError, match="weights_a must be 4 probabilities"):
-        next(training.pair_batches(faces, faces, 2, weights_a=np.ones(3) / 3))
+        training.pair_batches(faces, faces, 2, weights_a=np.ones(3) / 3)  # checked at the call, not at next()
+    with pytest.raises(ValueError, match="weights_b must be finite, >= 0 and sum to 1.*negative"):
+        training.pair_batches(faces, faces, 2, weights_b=np.array([1.5, -0.5, 0, 0]))
+    with pytest.raises(ValueError, match="weights_a must be finite"):
+        training.make_dataset(faces, faces, 2, weights_a=np.array([np.nan, 0.5, 0.5, 0]))
 
 
 def test_load_faces_errors(tmp_path):

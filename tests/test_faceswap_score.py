@@ -126,8 +126,16 @@ def test_expression_coverage_is_the_share_of_source_expressions_the_target_shows
     assert narrow["reachable_frames"] == cover["reachable_frames"]
     still = S.expression_coverage(np.full(5, 0.01) + np.arange(5) * 1e-3, np.full(5, 0.15), target_mouth, target_eyes)
     assert not still["mouth_moves"] and still["source_mouth_std"] < S.MOVING_MOUTH_STD
-    with pytest.raises(ValueError, match="target face"):
-        S.expression_coverage(source_mouth, np.full(5, 0.15), [], [])
+    for bad, name in (([], "target_mouth"), ([0.1, np.nan], "target_mouth"), ([-0.5, 0.1], "target_mouth"),
+                      ([[0.1, 0.2]], "target_mouth")):
+        with pytest.raises(ValueError, match=name):
+            S.expression_coverage(source_mouth, np.full(5, 0.15), bad, np.full(np.size(bad), 0.15))
+    with pytest.raises(ValueError, match="source_mouth"):
+        S.expression_coverage([], [], target_mouth, target_eyes)
+    with pytest.raises(ValueError, match="differ in length"):
+        S.expression_coverage(source_mouth, np.full(4, 0.15), target_mouth, target_eyes)
+    with pytest.raises(ValueError, match="source_eyes_rest"):
+        S.expression_coverage(source_mouth, np.full(5, 0.15), target_mouth, target_eyes, source_eyes_rest=np.nan)
 
 
 def test_the_course_target_never_laughs(clip_faces):

@@ -224,3 +224,34 @@ def test_train_warns_when_the_target_never_shows_the_sources_expressions(faces, 
     assert len(err) == 1 and err[0].startswith(f"warning: {folders['b']}: person B shows only 33% of person A's")
     _warn_expression_coverage(folders["b"], folders["b"], 0.0)  # the same expressions: no warning
     assert capsys.readouterr().err == ""
+
+
+def test_a_resumed_model_keeps_its_expression_balance(faces, tmp_path, capsys):
+    """--balance-expressions is recorded; resuming with the other choice is refused in one line, leaving the
+    option out continues with the model's own."""
+    model = tmp_path / "m"
+    assert main(["train", str(faces[0]), str(faces[1]), str(model), *TINY, "--steps", "1", "--balance-expressions"]) == 0
+    assert settings_of(model)["balance"] is True
+    capsys.readouterr()
+    assert main(["train", str(faces[0]), str(faces[1]), str(model), *TINY, "--steps", "2",
+                 "--no-balance-expressions"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning:")]  # 3 faces
+    assert len(err) == 1 and err[0].startswith(f"error: {model}: ") and "trained with balanced expressions" in err[0]
+    assert settings_of(model)["steps"] == 1
+    assert main(["train", str(faces[0]), str(faces[1]), str(model), *TINY, "--steps", "2"]) == 0
+    assert settings_of(model)["balance"] is True and settings_of(model)["steps"] == 2
+
+
+def test_the_expression_warning_skips_a_folder_without_faces(faces, tmp_path, capsys):
+    """An empty face folder is train()'s error to report, naming that folder, not the warning's."""
+    import shutil
+
+    from faceswap_lib.__main__ import _warn_expression_coverage
+
+    empty = tmp_path / "empty"
+    shutil.copytree(faces[1], empty)
+    sidecar = json.loads((empty / "alignments.json").read_text())
+    sidecar["faces"] = []
+    (empty / "alignments.json").write_text(json.dumps(sidecar))
+    _warn_expression_coverage(faces[0], empty, 0.0)
+    assert capsys.readouterr().err == ""
