@@ -19,6 +19,7 @@ them, so ``import faceswap_lib`` stays cheap and needs neither dlib nor OpenCV):
 - ``training``   faces of an extract folder, warped-pair datasets, previews, resumable ``train``, save/load
 - ``convert``    colour correction, blending, the synthetic label, ``swap_face``, ``convert_video``
 - ``identity``   dlib face-recognition embeddings and the identity score of a swap
+- ``expression`` mouth and eye opening from the 68 landmarks (score, expression-balanced sampling)
 - ``score``      the swap score: identity, expression, sharpness, the swap success rate, a blur control
 - ``synthetic``  a stand-in moving clip from one photo, for runs without the face clips
 - ``__main__``   the command line: ``python -m faceswap_lib {extract,train,convert,score}``

@@ -394,7 +394,8 @@ def _warn_expression_coverage(a_dir, b_dir, fraction: float) -> None:
     from .model_folder import holdout_split
     import numpy as np
 
-    from .score import expression_coverage, eye_opening, mouth_opening
+    from .expression import eye_opening, mouth_opening
+    from .score import expression_coverage
 
     openings = {}
     for person, folder in (("A", a_dir), ("B", b_dir)):

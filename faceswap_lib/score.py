@@ -49,13 +49,12 @@ from typing import Any
 
 import numpy as np
 
+from .expression import eye_opening, landmarks68, mouth_opening
+
 __all__ = [
     "SAME_PERSON_DISTANCE",
     "ANALYSIS_SIZE",
     "Thresholds",
-    "interocular_distance",
-    "mouth_opening",
-    "eye_opening",
     "analysis_crop",
     "sharpness",
     "FaceMeasure",
@@ -90,35 +89,6 @@ class Thresholds:
     sharpness: float = 0.5
 
 
-def _points(landmarks) -> np.ndarray:
-    p = np.asarray(landmarks, dtype=np.float64)
-    if p.shape != (68, 2):
-        raise ValueError(f"expected (68, 2) landmarks, got shape {p.shape}")
-    return p
-
-
-def interocular_distance(landmarks) -> float:
-    """Distance between the eye centres (means of points 36-41 and 42-47), in the landmarks' pixels."""
-    p = _points(landmarks)
-    return float(np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0)))
-
-
-def mouth_opening(landmarks) -> float:
-    """Inner-lip gap (mean of |61-67|, |62-66|, |63-65|) over the inter-ocular distance: 0 closed,
-    about 0.2 talking, 0.5 laughing. (68, 2) landmarks in; a float >= 0 out."""
-    p = _points(landmarks)
-    gap = np.mean([np.linalg.norm(p[a] - p[b]) for a, b in ((61, 67), (62, 66), (63, 65))])
-    return float(gap / max(interocular_distance(p), 1e-9))
-
-
-def eye_opening(landmarks) -> float:
-    """Lid gap (mean of |37-41|, |38-40|, |43-47|, |44-46|, both eyes) over the inter-ocular
-    distance: about 0.03 shut, 0.12-0.20 open. (68, 2) landmarks in; a float >= 0 out."""
-    p = _points(landmarks)
-    gap = np.mean([np.linalg.norm(p[a] - p[b]) for a, b in ((37, 41), (38, 40), (43, 47), (44, 46))])
-    return float(gap / max(interocular_distance(p), 1e-9))
-
-
 def analysis_crop(image, landmarks, size: int = ANALYSIS_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """The aligned face at ``size`` px, made as the training crops are: an aligned 4 x ``size`` crop
     (bilinear), shrunk with INTER_AREA (no aliasing to pass for detail).
@@ -132,7 +102,7 @@ def analysis_crop(image, landmarks, size: int = ANALYSIS_SIZE) -> tuple[np.ndarr
     from .alignments import AlignedFace
     from .landmarks import to_uint8
 
-    points = _points(landmarks)
+    points = landmarks68(landmarks)
     pixels = to_uint8(image).astype(np.float32) / 255
     big, matrix = aligned_crop(pixels, points, 4 * size)
     crop, face = AlignedFace(points, matrix, 4 * size).resize(big, size)
@@ -208,7 +178,7 @@ def measure(image, landmarks=None, *, fallback=None, size: int = ANALYSIS_SIZE) 
             return None
         else:
             landmarks, found = fallback, False
-    landmarks = _points(landmarks)
+    landmarks = landmarks68(landmarks)
     crop, points = analysis_crop(image, landmarks, size)
     return FaceMeasure(found, landmarks, embed(image, landmarks), mouth_opening(landmarks), eye_opening(landmarks),
                        sharpness(crop, points), crop, points)

@@ -163,7 +163,7 @@ def expression_weights(entries: list[dict]) -> np.ndarray:
     few frames with an open mouth hardly train the decoder (the course's d14: 30 of 456 training
     faces open the mouth beyond 0.10). This is the expression counterpart of DeepFaceLab's
     ``uniform_yaw`` sampling, which balances head poses the same way. Faces are grouped in bands of
-    :data:`EXPRESSION_BAND` of mouth opening (:func:`faceswap_lib.score.mouth_opening`); each face
+    :data:`EXPRESSION_BAND` of mouth opening (:func:`faceswap_lib.expression.mouth_opening`); each face
     gets 1 / max(its band's count, :data:`MIN_BAND_SHARE` x N), normalised.
 
     Args:
@@ -175,7 +175,7 @@ def expression_weights(entries: list[dict]) -> np.ndarray:
     Raises:
         ValueError: no entries.
     """
-    from .score import mouth_opening
+    from .expression import mouth_opening
 
     if not entries:
         raise ValueError("expression_weights: no faces")

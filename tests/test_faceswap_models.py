@@ -149,7 +149,7 @@ def test_pair_batches_shapes_determinism_and_errors():
 def _entries_with_mouths(openings):
     """Alignment entries of the mean face whose inner lips are opened by ``openings`` (inter-ocular units)."""
     from faceswap_lib.align import template_points
-    from faceswap_lib.score import interocular_distance, mouth_opening
+    from faceswap_lib.expression import interocular_distance, mouth_opening
 
     face = np.concatenate([np.zeros((17, 2)), template_points(200)])
     face[[65, 66, 67]] = face[[63, 62, 61]]  # shut

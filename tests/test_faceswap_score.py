@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from faceswap_lib import expression as E
 from faceswap_lib import score as S
 from faceswap_lib.align import template_points
 from faceswap_lib.landmarks import detect
@@ -19,18 +20,18 @@ from faceswap_lib.synthetic import astronaut_head
 
 def test_openings_are_gaps_over_the_interocular_distance():
     face = np.concatenate([np.zeros((17, 2)), template_points(200)])  # 51 points 17-67 of the mean face
-    base = S.mouth_opening(face)
+    base = E.mouth_opening(face)
     opened = face.copy()
     opened[65:68, 1] += 10  # lower inner lip 10 px down
-    io = S.interocular_distance(face)
-    assert S.mouth_opening(opened) == pytest.approx(base + 10 / io, rel=0.02)
+    io = E.interocular_distance(face)
+    assert E.mouth_opening(opened) == pytest.approx(base + 10 / io, rel=0.02)
     shut = face.copy()
     shut[[37, 38, 43, 44]] = shut[[41, 40, 47, 46]]  # upper lids onto the lower ones
-    assert S.eye_opening(shut) == pytest.approx(0.0, abs=1e-9)
-    assert S.eye_opening(face) > 0.05  # the mean face: 0.097
-    assert S.mouth_opening(face * 3) == pytest.approx(base) and S.eye_opening(face * 3) == pytest.approx(S.eye_opening(face))
+    assert E.eye_opening(shut) == pytest.approx(0.0, abs=1e-9)
+    assert E.eye_opening(face) > 0.05  # the mean face: 0.097
+    assert E.mouth_opening(face * 3) == pytest.approx(base) and E.eye_opening(face * 3) == pytest.approx(E.eye_opening(face))
     with pytest.raises(ValueError, match="68, 2"):
-        S.mouth_opening(face[:51])
+        E.mouth_opening(face[:51])
 
 
 def test_a_blurred_face_loses_sharpness_a_darker_one_does_not():

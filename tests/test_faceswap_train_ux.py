@@ -201,7 +201,7 @@ def test_train_warns_when_the_target_never_shows_the_sources_expressions(faces, 
     import shutil
 
     from faceswap_lib.__main__ import _warn_expression_coverage
-    from faceswap_lib.score import interocular_distance, mouth_opening
+    from faceswap_lib.expression import interocular_distance, mouth_opening
 
     folders = {}
     for name, folder in zip("ab", faces):
