@@ -42,6 +42,7 @@ loss values differ too; both are "an ImageNet VGG-16" in Johnson et al.'s sense.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import os
 import pickle
@@ -543,6 +544,27 @@ def gram_matrix(features):
     return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / size
 
 
+def _eagerly(build):
+    """Run ``build`` (which makes a model and loads its weights) outside any graph being traced.
+
+    Why: a loss builds its VGG lazily, on first call, and that first call is often inside Keras'
+    traced ``train_step``. Weights loaded there are assigned inside the graph being traced and are
+    lost: the network keeps its random initialisation, silently (a VGG-16 relu5_3 content loss then
+    reads about 1e-7 instead of 0.5). ``tf.init_scope`` lifts the build out into eager execution.
+    """
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs):
+        if keras.backend.backend() != "tensorflow":
+            return build(*args, **kwargs)
+        import tensorflow as tf
+
+        with tf.init_scope():
+            return build(*args, **kwargs)
+
+    return wrapper
+
+
+@_eagerly
 def vgg_feature_extractor(layers=("block3_conv3",), weights=LPIPS_VGG16, network: str = "vgg16") -> keras.Model:
     """A frozen VGG truncated after the deepest of ``layers``: (N, H, W, 3) preprocessed -> list of activations.
 
@@ -607,6 +629,7 @@ def vgg_feature_extractor(layers=("block3_conv3",), weights=LPIPS_VGG16, network
     return extractor
 
 
+@_eagerly
 def lpips_heads(weights=LPIPS_VGG16) -> keras.Model:
     """The five LPIPS v0.1 linear heads: 5 inputs (N, h_l, w_l, C_l) -> 5 outputs (N, h_l, w_l, 1).
 

@@ -476,3 +476,37 @@ def test_default_loss_uses_the_real_weights(real_vgg16, rng):
     fb = np.asarray(extractor(torchvision_preprocess(b)), np.float64)
     np.testing.assert_allclose(np.asarray(loss.call(a, b)), ((fb - fa) ** 2).mean(axis=(1, 2, 3)) / 12.75**2,
                                rtol=1e-4)
+
+
+def test_a_loss_first_called_inside_a_traced_step_still_has_the_real_weights(real_vgg16, rng):
+    # The VGG is built on first call, and that is usually inside Keras' traced train_step. Weights
+    # loaded while a graph is traced were lost before (the VGG kept its random initialisation and
+    # relu5_3 read ~1e-7 against ~0.03 here), silently: the build now runs under tf.init_scope.
+    import tensorflow as tf
+
+    a = rng.random((2, 48, 48, 3), dtype=np.float32)
+    b = np.clip(a + 0.1 * rng.standard_normal(a.shape).astype(np.float32), 0, 1)
+    lazy = PerceptualLoss(("block5_conv3",), scale=1.0)
+    traced = np.asarray(tf.function(lambda x, y: lazy.call(x, y), autograph=False)(a, b))
+    reference = np.asarray(PerceptualLoss(("block5_conv3",), scale=1.0).call(a, b))  # built eagerly
+    np.testing.assert_allclose(traced, reference, rtol=1e-5)
+    file_kernel = _read_keras_weights(real_vgg16)["block1_conv1"][0]
+    np.testing.assert_allclose(np.asarray(lazy.extractor().get_layer("block1_conv1").kernel), file_kernel, atol=1e-7)
+
+
+def test_lpips_heads_built_inside_a_traced_function_are_the_published_ones(real_vgg16):
+    import tensorflow as tf
+
+    if not perceptual.lpips_heads_file().is_file():
+        pytest.skip("LPIPS heads not converted: run `make install`")
+    eager = perceptual.lpips_heads()
+    built = []
+
+    def build():
+        if not built:  # tf.function traces twice when a call creates variables
+            built.append(perceptual.lpips_heads())
+        return tf.constant(0.0)
+
+    tf.function(build, autograph=False)()
+    for layer in ("lin0", "lin4"):
+        np.testing.assert_array_equal(np.asarray(built[0].get_layer(layer).kernel), np.asarray(eager.get_layer(layer).kernel))
