@@ -390,20 +390,17 @@ MIN_EXPRESSION_COVERAGE = 0.5
 def _warn_expression_coverage(a_dir, b_dir, fraction: float) -> None:
     """Warn (one line per direction) when one person's training faces lack most of the other's
     expressions: that decoder cannot learn them (:func:`faceswap_lib.score.expression_coverage`)."""
-    from .alignments import read_alignments
-    from .model_folder import holdout_split
     import numpy as np
 
-    from .expression import eye_opening, mouth_opening
-    from .score import expression_coverage
+    from .alignments import read_alignments
+    from .model_folder import holdout_split
+    from .score import expression_coverage, training_openings
 
     openings = {}
     for person, folder in (("A", a_dir), ("B", b_dir)):
-        faces = read_alignments(folder, arrays=False)["faces"]
-        train, _, _ = holdout_split(faces, fraction)
-        openings[person] = ([mouth_opening(faces[i]["landmarks"]) for i in train],
-                            [eye_opening(faces[i]["landmarks"]) for i in train])
-    if not all(openings[person][0] for person in openings):
+        held = holdout_split(read_alignments(folder, arrays=False)["faces"], fraction)[2]
+        openings[person] = training_openings(folder, {clip: h["first_frame"] for clip, h in held.items()})
+    if not all(len(openings[person][0]) for person in openings):
         return  # a folder without training faces: train() says so, naming it
     for source, target, folder in (("A", "B", b_dir), ("B", "A", a_dir)):
         cover = expression_coverage(*openings[source], *openings[target])

@@ -210,6 +210,13 @@ def pair_batches(faces_a, faces_b, batch_size: int, seed: int = 0, *, masks_a=No
     (RGB + masks) when (N, S, S, k) masks are given.
     ``augment_kwargs`` go to :func:`faceswap_lib.augment.augment` (``warp``, ``rotation``, ...).
     """
+    _check_pair_inputs(faces_a, faces_b, masks_a, masks_b, weights_a, weights_b)
+    return _pairs(faces_a, faces_b, batch_size, seed, masks_a, masks_b, weights_a, weights_b, augment_kwargs)
+
+
+def _check_pair_inputs(faces_a, faces_b, masks_a, masks_b, weights_a, weights_b) -> None:
+    """:func:`pair_batches`' argument checks, run at the call (its generator would run them only at
+    the first ``next()``, inside tf.data for :func:`make_dataset`). Raises ValueError."""
     if len(faces_a) == 0 or len(faces_b) == 0:
         raise ValueError(f"pair_batches: need faces of both people, got {len(faces_a)} (A) and {len(faces_b)} (B)")
     if faces_a.shape[1:] != faces_b.shape[1:]:
@@ -218,7 +225,6 @@ def pair_batches(faces_a, faces_b, batch_size: int, seed: int = 0, *, masks_a=No
         raise ValueError("pair_batches: give masks for both people or for neither")
     _check_weights(weights_a, len(faces_a), "weights_a")
     _check_weights(weights_b, len(faces_b), "weights_b")
-    return _pairs(faces_a, faces_b, batch_size, seed, masks_a, masks_b, weights_a, weights_b, augment_kwargs)
 
 
 def _check_weights(weights, n: int, name: str) -> None:
@@ -246,8 +252,7 @@ def make_dataset(faces_a, faces_b, batch_size: int, seed: int = 0, *, masks_a=No
     """:func:`pair_batches` as a prefetching ``tf.data.Dataset`` (augmentation overlaps training)."""
     import tensorflow as tf
 
-    pair_batches(faces_a, faces_b, batch_size, seed, masks_a=masks_a, masks_b=masks_b,
-                 weights_a=weights_a, weights_b=weights_b, **augment_kwargs)  # its checks, now, not inside tf.data
+    _check_pair_inputs(faces_a, faces_b, masks_a, masks_b, weights_a, weights_b)  # now, not inside tf.data
     size = faces_a.shape[1]
     channels = 3 if masks_a is None else 3 + masks_a.shape[-1]
     image = tf.TensorSpec((batch_size, size, size, 3), tf.float32)
