@@ -2,7 +2,8 @@
 
 - :func:`discriminator_loss` / :func:`adversarial_loss` — binary cross-entropy on logits per
   sample; the generator's is the "non-saturating" loss ``-log D(G(x))`` (Goodfellow et al. 2014),
-  which has useful gradients while D still wins easily.
+  which has useful gradients while D still wins easily; :func:`saturating_adversarial_loss`, the
+  original minimax form ``log(1 - D(G(x)))``, to show the failure it avoids.
 - :class:`AdversarialModel` — a generator optimizer, a discriminator optimizer (both loss-scaled
   under ``mixed_float16``) and ``Mean`` trackers; the base of :class:`~sr_lib.models.SRGAN`,
   :class:`~sr_lib.models.DCGAN` and :class:`~sr_lib.models.CycleGAN`.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["AdversarialModel", "adversarial_loss", "discriminator_loss"]
+__all__ = ["AdversarialModel", "adversarial_loss", "discriminator_loss", "saturating_adversarial_loss"]
 
 
 def _bce_logits(labels, logits):
@@ -31,6 +32,14 @@ def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
 def adversarial_loss(fake_logits):
     """The generator's non-saturating loss ``-log D(G(x))`` per sample (N,)."""
     return _bce_logits(1.0, fake_logits)
+
+
+def saturating_adversarial_loss(fake_logits):
+    """The generator's original minimax loss ``log(1 - D(G(x)))`` per sample (N,), to be minimised
+    (Goodfellow et al. 2014, eq. 1). Kept to show why nobody uses it: its gradient with respect to a
+    logit ``l`` is ``-sigmoid(l)``, which vanishes exactly when the discriminator is sure the sample is
+    fake (``l`` very negative), i.e. early in training; the non-saturating loss's is ``sigmoid(l) - 1``."""
+    return -_bce_logits(0.0, fake_logits)
 
 
 def _mixed_float16() -> bool:

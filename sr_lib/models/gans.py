@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from sr_lib.models.adversarial import AdversarialModel, adversarial_loss, discriminator_loss
+from sr_lib.models.adversarial import AdversarialModel, adversarial_loss, discriminator_loss, saturating_adversarial_loss
 from sr_lib.layers import ICNR, InstanceNormalization, KeepNoiseState, PixelShuffle
 
 __all__ = [
@@ -200,12 +200,17 @@ def _least_squares_g(fake_logits):
     return ops.mean(ops.reshape(ops.square(fake - 1.0), (ops.shape(fake)[0], -1)), 1)
 
 
+#: DCGAN's generator losses by name (``DCGAN.compile(generator_loss=...)``).
+GENERATOR_LOSSES = {"non-saturating": adversarial_loss, "saturating": saturating_adversarial_loss}
+
+
 class DCGAN(KeepNoiseState, AdversarialModel):  # KeepNoiseState: backups keep the noise stream
     """A generator of noise -> image and a discriminator, trained together; ``fit`` on batches of real images.
 
     The data are (N, S, S, C) float32 [0, 1] images (a ``(images,)`` or ``(images, anything)``
     tuple works too). Each step draws ``z ~ N(0, I)`` from the model's own seeded generator.
-    ``fit`` reports ``d_loss``, ``g_loss`` (non-saturating, ``-log D(G(z))``), and ``d_real`` /
+    ``fit`` reports ``d_loss``, ``g_loss`` (non-saturating, ``-log D(G(z))``, unless compiled with
+    ``generator_loss="saturating"``), and ``d_real`` /
     ``d_fake``: the critic's mean probability that real / generated images are real (0.5 / 0.5
     a balanced game; 1 / 0 a discriminator that wins and gives the generator no signal).
 
@@ -228,14 +233,23 @@ class DCGAN(KeepNoiseState, AdversarialModel):  # KeepNoiseState: backups keep t
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("d_loss", "g_loss", "d_real", "d_fake")}
         self.built = True
 
-    def compile(self, g_optimizer, d_optimizer, label_smoothing: float = 0.0, **kwargs):
+    def compile(self, g_optimizer, d_optimizer, label_smoothing: float = 0.0,
+                generator_loss: str = "non-saturating", **kwargs):
         """Set the two optimizers (the paper: Adam, learning rate 2e-4, ``beta_1 = 0.5``); call inside the strategy scope.
 
         ``label_smoothing``: the discriminator's real label becomes ``1 - s`` (one-sided, Salimans et al. 2016).
+        ``generator_loss``: ``"non-saturating"`` (``-log D(G(z))``, the default and every practical
+        GAN's) or ``"saturating"`` (the minimax ``log(1 - D(G(z)))``, whose gradient vanishes while
+        the discriminator wins: :func:`~sr_lib.models.adversarial.saturating_adversarial_loss`).
+        Raises ValueError for another name.
         """
+        if generator_loss not in GENERATOR_LOSSES:
+            raise ValueError(f"DCGAN.compile: generator_loss must be one of {sorted(GENERATOR_LOSSES)}, "
+                             f"got {generator_loss!r}")
         self._set_optimizers(g_optimizer, d_optimizer, self.generator.trainable_variables,
                              self.discriminator.trainable_variables, **kwargs)
         self.label_smoothing = float(label_smoothing)
+        self.generator_loss = generator_loss
 
     def call(self, z, training=False):
         return self.generator(z, training=training)
@@ -272,7 +286,7 @@ class DCGAN(KeepNoiseState, AdversarialModel):  # KeepNoiseState: backups keep t
         z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
-            g_loss = ops.mean(adversarial_loss(self._logits_pair(real, fake)[1]))
+            g_loss = ops.mean(GENERATOR_LOSSES[self.generator_loss](self._logits_pair(real, fake)[1]))
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
