@@ -134,9 +134,10 @@ def _summary(report: dict) -> dict:
 
 
 def _write(path: Path, record: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    from sr_lib.files import atomic_path
+
+    with atomic_path(path) as tmp:  # a failed write leaves the earlier record whole
+        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
 def rescore(name: str, work: Path, clips: dict, log) -> None:
