@@ -182,24 +182,36 @@ def main() -> None:
 class Curve(keras.callbacks.Callback):
     """Set14 x4 PSNR-Y and LPIPS of ``upscaler`` after every chunk: how the GAN phase moves on the
     perception-distortion plane. For the record only: the model shipped is the last one, whatever
-    the curve says (choosing a checkpoint by its test score would tune on the test set)."""
+    the curve says (choosing a checkpoint by its test score would tune on the test set). The last
+    chunk is not measured here: the final scoring measures the same model on the same Set14
+    (:meth:`finish` takes its numbers)."""
 
-    def __init__(self, upscaler, chunk: int):
+    def __init__(self, upscaler, chunk: int, last_step: int):
         super().__init__()
-        self.upscaler, self.chunk, self.points = upscaler, chunk, []
+        self.upscaler, self.chunk, self.last_step, self.points = upscaler, chunk, last_step, []
         self.pairs = load_benchmark("Set14", 4)
-        self.seconds = self.cpu_seconds = 0.0  # spent measuring, not training
+        self.seconds = self.cpu_seconds = 0.0  # spent measuring during training, not training
 
     def measure(self, step: int) -> None:
-        started, cpu_started = time.perf_counter(), time.process_time()
         r = evaluation.evaluate(self.upscaler, self.pairs, method="curve", dataset="Set14", lpips=True)
-        self.points.append({"step": step, "psnr": round(r.mean_psnr, 3), "lpips": round(r.mean_lpips, 4)})
-        print(f"  Set14 x4 after {step} steps: PSNR-Y {r.mean_psnr:.2f} dB, LPIPS {r.mean_lpips:.4f}", flush=True)
-        self.seconds += time.perf_counter() - started
-        self.cpu_seconds += time.process_time() - cpu_started
+        self.add(step, r.mean_psnr, r.mean_lpips)
+
+    def add(self, step: int, psnr: float, lpips: float) -> None:
+        self.points.append({"step": step, "psnr": round(psnr, 3), "lpips": round(lpips, 4)})
+        print(f"  Set14 x4 after {step} steps: PSNR-Y {psnr:.2f} dB, LPIPS {lpips:.4f}", flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.measure((epoch + 1) * self.chunk)
+        step = (epoch + 1) * self.chunk
+        if step < self.last_step:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            self.measure(step)
+            self.seconds += time.perf_counter() - started
+            self.cpu_seconds += time.process_time() - cpu_started
+
+    def finish(self, scores: dict) -> list[dict]:
+        """The curve with its last point taken from the final ``score()`` of the same model."""
+        self.add(self.last_step, scores["Set14"]["psnr"], scores["Set14"]["lpips"])
+        return self.points
 
 
 def train(name: str, steps: int | None, seed: int, save: bool) -> None:
@@ -208,10 +220,10 @@ def train(name: str, steps: int | None, seed: int, save: bool) -> None:
     keras.utils.set_random_seed(seed)
     model, factory, kwargs, dataset, upscaler, recipe, batch = build(steps, seed)
     chunk = max(steps // 5, 1)
-    curve = Curve(upscaler, chunk) if isinstance(model, SRGAN) else None
+    # fit_steps trains whole chunks, so the last one ends at steps rounded up to a chunk
+    curve = Curve(upscaler, chunk, last_step=-(-steps // chunk) * chunk) if isinstance(model, SRGAN) else None
     if curve:
-        curve.measure(0)
-        curve.seconds = curve.cpu_seconds = 0.0
+        curve.measure(0)  # the starting point, before the training clock runs
     started, cpu_started = time.perf_counter(), time.process_time()
     fit_steps(model, dataset, steps, chunk=chunk, batch_size=batch, callbacks=[curve] if curve else ())
     measuring = (curve.seconds, curve.cpu_seconds) if curve else (0.0, 0.0)
@@ -219,10 +231,11 @@ def train(name: str, steps: int | None, seed: int, save: bool) -> None:
     # CPU time of this process (all its threads): the budget when other jobs share the cores and
     # stretch the wall time; the 1/5/15-minute load averages say how shared they were.
     recipe = {**recipe, "train_cpu_seconds": round(time.process_time() - cpu_started - measuring[1], 1),
-              "load_average": [round(load, 2) for load in os.getloadavg()],
-              **({"curve_set14": curve.points} if curve else {})}
+              "load_average": [round(load, 2) for load in os.getloadavg()]}
 
     scores = score(upscaler, 4, name)
+    if curve:
+        recipe["curve_set14"] = curve.finish(scores)
     print(f"\n{name}: {steps} steps in {train_seconds / 60:.1f} min ({recipe['train_cpu_seconds'] / 60:.1f} CPU-min, "
           f"load {recipe['load_average']}) on {os.cpu_count()} CPU threads")
     print(f"{'set':<7}{'bicubic':>10}{'model':>10}{'SSIM':>8}")
