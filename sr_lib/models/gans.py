@@ -1,4 +1,4 @@
-"""Two classic GANs on the house training machinery: DCGAN and CycleGAN (notebook 09).
+"""Two classic GANs on the house training machinery: DCGAN and CycleGAN (notebooks 04 and 10).
 
 - DCGAN — A. Radford, L. Metz, S. Chintala, "Unsupervised Representation Learning with Deep
   Convolutional Generative Adversarial Networks", ICLR 2016 (arXiv 1511.06434). A noise vector
@@ -220,7 +220,7 @@ class DCGAN(KeepNoiseState, AdversarialModel):  # KeepNoiseState: backups keep t
     collapsed generator's batch has a tiny spread, which shows in those statistics, so the
     discriminator can punish a lack of variety. True: ONE call on [real; fake] with shared
     statistics, as :class:`sr_lib.models.SRGAN` does (there, separate batches kept the critic from
-    learning at all); on the course's faces this ran into mode collapse within 300 steps (notebook 09).
+    learning at all); on the course's faces this ran into mode collapse within 300 steps (notebook 04).
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, seed: int | None = None,
@@ -286,7 +286,10 @@ class DCGAN(KeepNoiseState, AdversarialModel):  # KeepNoiseState: backups keep t
         z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
-            g_loss = ops.mean(GENERATOR_LOSSES[self.generator_loss](self._logits_pair(real, fake)[1]))
+            # Separate calls: the generated batch alone is all the generator's loss needs (a call on the
+            # real batch would only move BatchNorm's moving averages, which a critic in training mode never reads).
+            fake_logits_g = self._logits_pair(real, fake)[1] if self.joint_batch else self.discriminator(fake, training=True)
+            g_loss = ops.mean(GENERATOR_LOSSES[self.generator_loss](fake_logits_g))
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
