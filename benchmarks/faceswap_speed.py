@@ -1,6 +1,6 @@
 """Face-swap speed: training images/s of the shared-encoder autoencoder, and convert frames/s.
 
-Training: ``faceswap_lib.models.faceswap_autoencoder(64)`` (the notebook 07 model) on warped pairs
+Training: ``faceswap_lib.models.faceswap_autoencoder(64)`` (the notebook 09 model) on warped pairs
 from ``faceswap_lib.training.make_dataset`` (augmentation included, as in real training); images/s
 counts both people's faces (2 x batch per step), after a warm-up. Convert: ``convert_video`` on
 frames of d6.mp4 (detect, align, encode/decode, colour correction, Poisson blending, label, mp4

@@ -1,13 +1,13 @@
-"""Training throughput of the notebook 03/04 generators alone and inside their GANs, on this machine.
+"""Training throughput of the notebook 05/06 generators alone and inside their GANs, on this machine.
 
 For each configuration and precision (``float32``, and ``mixed_bfloat16``: bfloat16 compute with float32
 weights, the CPU's mixed precision; GPUs use ``mixed_float16``): HR patches per second of ``fit`` (after a
 warm-up) on this device:
 
-- ``unet`` (notebook 03) with MSE, with its perceptual loss (VGG-16 ``relu2_2`` + MAE), then inside
+- ``unet`` (notebook 05) with MSE, with its perceptual loss (VGG-16 ``relu2_2`` + MAE), then inside
   ``SRGAN`` with a conditional PatchGAN critic and that perceptual loss;
-- ``srresnet`` (notebook 04) with MSE (phase 1, pre-training), then inside ``SRGAN`` with the paper's
-  discriminator and notebook 04's content loss, VGG-16 ``relu5_3`` (phase 2).
+- ``srresnet`` (notebook 06) with MSE (phase 1, pre-training), then inside ``SRGAN`` with the paper's
+  discriminator and notebook 06's content loss, VGG-16 ``relu5_3`` (phase 2).
 
 The VGG-16 is the real one the notebooks use: torchvision's ImageNet weights converted by
 ``make install`` (``sr_lib.perceptual``, source ``"lpips-vgg16"``). Without them the benchmark
@@ -57,7 +57,7 @@ def _configurations(lr_patch: int, vgg_weights):
         relu2_2 = perceptual.PerceptualLoss(("block2_conv2",), weights=vgg_weights, network="vgg16")
         relu2_2.extractor()
 
-    def notebook03_loss(y_true, y_pred):  # notebook 03's content loss: features + 1 x MAE
+    def notebook03_loss(y_true, y_pred):  # notebook 05's content loss: features + 1 x MAE
         return relu2_2(y_true, y_pred) + losses.mae(y_true, y_pred)
 
     def plain(factory, loss):
@@ -74,7 +74,7 @@ def _configurations(lr_patch: int, vgg_weights):
             return model
         return build
 
-    unet = lambda: models.unet(SCALE, filters=32, depth=2)  # noqa: E731  (notebook 03's size)
+    unet = lambda: models.unet(SCALE, filters=32, depth=2)  # noqa: E731  (notebook 05's size)
     srresnet = lambda: models.srresnet(SCALE)  # noqa: E731
     hr = lr_patch * SCALE
     return {

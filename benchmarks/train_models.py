@@ -1,5 +1,5 @@
 """Train the notebooks' other demo models outside the notebooks and ship them: the autoencoder (02),
-the U-Net (03) and SRGAN (04). Each is measured on Set5 / Set14 with the SR protocol, next to bicubic.
+the U-Net (05) and SRGAN (06). Each is measured on Set5 / Set14 with the SR protocol, next to bicubic.
 
 Recipes (the notebooks' demo settings, with more steps where a few minutes of CPU buy a better model):
 
@@ -8,12 +8,12 @@ Recipes (the notebooks' demo settings, with more steps where a few minutes of CP
   up again), 48 x 48 patches. A *restoration* model: it cleans up the bicubic-enlarged image
   (registry ``input="bicubic"``), measured at x4.
 - ``unet_x4``: ``models.unet(4, filters=32, depth=2)`` (LR-space U-Net, bicubic shortcut), MSE, T91 RGB,
-  12 x 12 LR patches, batch 8, Adam 1e-3 — notebook 03's MSE variant.
-- ``unet_x4_perceptual``: the same U-Net and data as ``unet_x4``, trained with notebook 03's perceptual
+  12 x 12 LR patches, batch 8, Adam 1e-3 — notebook 05's MSE variant.
+- ``unet_x4_perceptual``: the same U-Net and data as ``unet_x4``, trained with notebook 05's perceptual
   variant: the feature loss on torchvision's ImageNet VGG-16 ``relu2_2`` (``block2_conv2``, Johnson et
   al. 2016's super-resolution layer; ``PerceptualLoss``'s default scale, which puts it at the size of
   MAE on bicubic patches) + 1.0 x MAE. Needs the converted VGG weights (``make install``).
-- ``srgan_x4``: SRGAN's phase 2 (notebook 04's demo recipe) started from the shipped
+- ``srgan_x4``: SRGAN's phase 2 (notebook 06's demo recipe) started from the shipped
   ``srresnet_x4_demo`` generator: the VGG content loss on torchvision's ImageNet VGG-16 ``relu5_3``
   (``block5_conv3``, the counterpart of the paper's VGG-19 relu5_4, whose ImageNet weights cannot be
   had offline) + SRGAN_ADVERSARIAL_WEIGHT x adversarial loss against ``models.srgan_discriminator``
@@ -83,7 +83,7 @@ def unet_x4(steps: int, seed: int):
     dataset = make_dataset(t91_pairs(4, 12), scale=4, lr_patch=12, batch_size=8, seed=seed)
     upscaler = model_upscaler(model, channel="rgb", multiple=4)
     recipe = {"data": f"T91 RGB, LR by MATLAB-compatible bicubic, 12 x 12 LR patches; {T91_AUGMENT}",
-              "mode": "notebook 03 demo recipe (MSE variant), longer", "channel": "rgb", "multiple": 4,
+              "mode": "notebook 05 demo recipe (MSE variant), longer", "channel": "rgb", "multiple": 4,
               "batch_size": 8, "lr_patch": 12, "optimizer": "Adam 0.001, x0.1 at 70% and 90%", "loss": "MSE"}
     return model, "unet", kwargs, dataset, upscaler, recipe, 8
 
@@ -101,7 +101,7 @@ def unet_x4_perceptual(steps: int, seed: int):
     dataset = make_dataset(t91_pairs(4, 12), scale=4, lr_patch=12, batch_size=8, seed=seed)
     upscaler = model_upscaler(model, channel="rgb", multiple=4)
     recipe = {"data": f"T91 RGB, LR by MATLAB-compatible bicubic, 12 x 12 LR patches; {T91_AUGMENT}",
-              "mode": "notebook 03 demo recipe (perceptual variant), longer", "channel": "rgb", "multiple": 4,
+              "mode": "notebook 05 demo recipe (perceptual variant), longer", "channel": "rgb", "multiple": 4,
               "batch_size": 8, "lr_patch": 12, "optimizer": "Adam 0.001, x0.1 at 70% and 90%",
               "loss": "VGG-16 relu2_2 feature loss (torchvision ImageNet weights 'lpips-vgg16', scale 1/12.75^2) "
                       "+ 1.0 x MAE"}
@@ -109,7 +109,7 @@ def unet_x4_perceptual(steps: int, seed: int):
 
 
 #: SRGAN's phase 2: content = VGG-16 relu5_3 x CONTENT_SCALE, Adam GAN_LR and the paper's adversarial weight
-#: (notebook 04's demo parameters). Tried against it on 2026-11-30, from srresnet_x4_demo (Set14 LPIPS
+#: (notebook 06's demo parameters). Tried against it on 2026-11-30, from srresnet_x4_demo (Set14 LPIPS
 #: 0.3372): a 400-step pilot gave 0.3326 at 1e-3, 0.3283 at 1e-2 and 0.3355 at 5e-2 (one seed each); a
 #: longer run at 1e-2 then read 0.3349 after 1,100 steps and 0.3438 after 2,200 (PSNR-Y 26.68, 26.55 dB),
 #: the discriminator winning more and more (d_fake 0.19, then 0.09). No setting reached LPIPS 15 % below
@@ -121,7 +121,7 @@ def srgan_x4(steps: int, seed: int):
     source = "srresnet_x4_demo"
     entry = pretrained.info(source)
     generator = pretrained.load(source)
-    lr_patch, batch = 16, 8  # notebook 04's phase 2
+    lr_patch, batch = 16, 8  # notebook 06's phase 2
     content = perceptual.PerceptualLoss(("block5_conv3",), scale=SRGAN_CONTENT_SCALE)
     content.extractor()  # fail now, with the command that fetches the weights, rather than mid-training
     gan = SRGAN(generator, models.srgan_discriminator(lr_patch * 4, filters=32), scale=4)
@@ -130,7 +130,7 @@ def srgan_x4(steps: int, seed: int):
     dataset = make_dataset(t91_pairs(4, lr_patch), scale=4, lr_patch=lr_patch, batch_size=batch, seed=seed)
     upscaler = model_upscaler(generator, channel="rgb")
     recipe = {"data": f"T91 RGB, LR by MATLAB-compatible bicubic, 16 x 16 LR patches; {T91_AUGMENT}",
-              "mode": f"notebook 04 demo phase 2 (SRGAN, VGG content loss); generator initialised from {source}",
+              "mode": f"notebook 06 demo phase 2 (SRGAN, VGG content loss); generator initialised from {source}",
               "channel": "rgb", "multiple": 1, "batch_size": batch, "lr_patch": lr_patch,
               "optimizer": f"Adam {SRGAN_LR:g} for generator and discriminator",
               "loss": f"VGG-16 relu5_3 feature MSE (torchvision ImageNet weights 'lpips-vgg16', scale "

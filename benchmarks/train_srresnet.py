@@ -1,4 +1,4 @@
-"""Train notebook 04's demo SRResNet x4 on T91 (RGB) and measure it on Set5 / Set14 with the SR protocol.
+"""Train notebook 06's demo SRResNet x4 on T91 (RGB) and measure it on Set5 / Set14 with the SR protocol.
 
 The recipe is the notebook's demo mode: SRResNet (Ledig et al. 2017) slimmed to 6 residual blocks x 32
 filters, with the bicubic residual (``bicubic_residual=True``: the untrained network is bicubic),
@@ -32,7 +32,7 @@ NAME = "srresnet_x4_demo"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Train notebook 04's demo SRResNet x4 and evaluate it.")
+    parser = argparse.ArgumentParser(description="Train notebook 06's demo SRResNet x4 and evaluate it.")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr-patch", type=int, default=24)
@@ -61,7 +61,7 @@ def main() -> None:
 
     recipe = {
         "data": "T91 RGB, LR by MATLAB-compatible bicubic, images >= 24 px (LR); augment: flips + 90-degree rotations",
-        "mode": "notebook 04 demo recipe", "channel": "rgb", "multiple": 1,
+        "mode": "notebook 06 demo recipe", "channel": "rgb", "multiple": 1,
         "steps": args.steps, "batch_size": args.batch_size, "lr_patch": args.lr_patch,
         "optimizer": f"Adam {args.learning_rate:g}, x0.1 at 70% and 90% of the steps", "loss": "MSE",
     }

@@ -22,7 +22,7 @@ machine slow them alike), with repetitions:
 - **in-memory**: the upper bound, training on patches already cut: 16 batches of ours stacked into
   tensors and cycled (``from_tensor_slices(...).repeat()``), no work per step but a slice.
 
-Then the same ours-against-in-memory comparison for notebook 04's demo SRResNet (6 residual blocks, 32
+Then the same ours-against-in-memory comparison for notebook 06's demo SRResNet (6 residual blocks, 32
 filters, bicubic residual, x4, LR patch 24, batch 16, RGB T91 pairs, Adam 1e-4, MSE), and for notebook
 01's ESPCN (``sr_lib.models.espcn``, x3, Y channel, LR patch 17, batch 32, Adam 1e-3, MSE; steps of a
 few milliseconds, so the pipeline's share is largest there), where two more arms run: **per-element**,
@@ -82,7 +82,7 @@ from sr_lib.images import rgb_to_y  # noqa: E402
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 # The keras.io example's settings.
 PEER_CROP, PEER_SCALE, PEER_BATCH, PEER_SPLIT_SEED = 300, 3, 4, 1337
-# Notebook 04's demo SRResNet.
+# Notebook 06's demo SRResNet.
 SRRESNET = {"scale": 4, "num_res_blocks": 6, "filters": 32, "bicubic_residual": True}
 SRRESNET_PATCH, SRRESNET_BATCH = 24, 16
 # Notebook 01's ESPCN (the library's, Y channel), where a step is short and the pipeline's share largest.
@@ -345,7 +345,7 @@ def main() -> None:
         rates = compare({"ours": (srresnet_model, ours, full), "in-memory": (srresnet_model, in_memory(ours), full)},
                         args.steps, args.repeats, warmup=3)
         result = summary(rates, "ours", ["in-memory"])
-        result.update({"model": "srresnet (notebook 04 demo)", **SRRESNET, "lr_patch": SRRESNET_PATCH,
+        result.update({"model": "srresnet (notebook 06 demo)", **SRRESNET, "lr_patch": SRRESNET_PATCH,
                        "batch": SRRESNET_BATCH})
         result.update({**started, "load_end": os.getloadavg()[0]})
         report["srresnet"] = result

@@ -11,7 +11,7 @@ them, so ``import faceswap_lib`` stays cheap and needs neither dlib nor OpenCV):
                  PNGs go through ``sr_lib.data.io.write_image``, the library's one writer
 - ``alignments`` the ``alignments.json`` format (``read_alignments``) and the aligned-face record ``AlignedFace``
 - ``masks``      landmark-hull masks, the forehead extension, erosion and feathering, eyes-and-mouth masks
-- ``recipe``     the shared defaults of extract, train, the command line and notebook 07 (``RECIPE``)
+- ``recipe``     the shared defaults of extract, train, the command line and notebook 09 (``RECIPE``)
 - ``extract``    a clip -> aligned PNG crops + ``alignments.json`` (``extract``)
 - ``augment``    training pairs: random affine + warp -> (warped input, target)
 - ``models``     the shared-encoder autoencoder: ``faceswap_autoencoder`` / ``FaceSwapAutoencoder``

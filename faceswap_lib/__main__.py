@@ -7,7 +7,7 @@
     python -m faceswap_lib score VIDEO OUT.mp4 MODEL_DIR [--direction a2b] [--json SCORE.json]
 
 ``train``: the recipe (defaults, :data:`faceswap_lib.recipe.RECIPE`, shared with
-:func:`faceswap_lib.training.train` and notebook 07): Adam 3e-4, a tight crop
+:func:`faceswap_lib.training.train` and notebook 09): Adam 3e-4, a tight crop
 (``--padding 0.1``: eyebrows to chin; ``--padding 0.25`` trains on the whole extracted crop as
 before), MAE + SSIM loss (``--priority-weight W`` adds the eyes-and-mouth term), warp 0.02.
 ``--steps`` (default 1,000 when ``--minutes`` is not given either) and ``--minutes`` are

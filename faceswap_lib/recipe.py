@@ -1,4 +1,4 @@
-"""The face-swap recipe: one set of defaults for ``extract``, ``train`` and notebook 07.
+"""The face-swap recipe: one set of defaults for ``extract``, ``train`` and notebook 09.
 
 The training half was chosen by 8-minute trials on the course pair d6/d14 on 2 loaded CPU cores
 (``results/faceswap_recipe.json``; issue 20): Adam 3e-4 instead of 1e-4 (lower loss and a nearer

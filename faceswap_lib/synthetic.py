@@ -1,6 +1,6 @@
 """A stand-in clip when the course's face clips are absent: one photo, turned, zoomed and shifted.
 
-Notebooks 06 and 07 (and their solutions) fall back to this when ``registry.is_available("face_clips")``
+Notebooks 08 and 09 (and their solutions) fall back to this when ``registry.is_available("face_clips")``
 is False (no data mirror, no internet), so they still run top to bottom; they say so in their output.
 """
 
@@ -35,7 +35,7 @@ def make_moving_clip(image, path: str | os.PathLike, n_frames: int, rng: np.rand
         n_frames: number of frames.
         rng: draws, per frame and in this order, the angle (uniform in +-``degrees``), the scale
             (uniform in 1 +- ``zoom``) and the (x, y) shift (uniform in +-``shift`` pixels): the
-            same draws as the helper notebooks 06 and 07 defined inline, so clips match theirs.
+            same draws as the helper notebooks 08 and 09 defined inline, so clips match theirs.
         fps: frames per second written in the header.
     """
     import cv2

@@ -11,11 +11,11 @@ than the original), invented detail raises it, whether or not the detail is in t
 
 Being a sum, it grows with the image size, so it is read as a **ratio to the HR image of the same
 size**: ``edge_energy(sr, border=s) / edge_energy(hr, border=s)`` is 1.0 for as much edge energy as
-the original, below 1 for a smoother image (notebooks 04 and the solutions of 03, 04 and 05).
+the original, below 1 for a smoother image (notebook 06 and the solutions of 03, 05 and 06).
 ``border`` drops the same frame the SR protocol drops before PSNR (:mod:`sr_lib.metrics`), where
 upscalers differ for reasons that have nothing to do with sharpness.
 
-(Notebook 05 compares batches of generated and real faces of one size with a different, size-free
+(Notebook 03 compares batches of generated and real faces of one size with a different, size-free
 quantity, the *mean* squared neighbour difference over RGB; it is named for what it is there.)
 """
 

@@ -147,7 +147,7 @@ def test_make_patch_dataset_streams_aligned_float_patches_from_uint8_pairs():
 
 
 def test_float_bicubic_overshoot_is_clipped_not_rejected():
-    """Notebook 04 without the mirror: LR = float imresize of a built-in photo rings to about -0.02.
+    """Notebook 06 without the mirror: LR = float imresize of a built-in photo rings to about -0.02.
     make_dataset clips it to [0, 1] (what an 8-bit LR file would hold); 0..255 data still raises."""
     from sr_lib.data import load_builtin
     from sr_lib.data.degrade import modcrop

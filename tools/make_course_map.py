@@ -103,7 +103,7 @@ def readme_block(course: dict) -> str:
         lines.append(
             f"| {number(row)} | [`{file}`](notebooks/{file}) | {_cell(row['concepts'])} | {after} "
             f"| {_cell(row['smoke_cpu'])} | {_cell(row['demo_cpu'])} | {_cell(row['full_gpu'])} "
-            f"| {'yes' if row['colab'] else 'no (face swapping)'} | [{Path(solutions).name}](notebooks/{solutions}) |")
+            f"| {'yes' if row['colab'] else 'no (faces of real people)'} | [{Path(solutions).name}](notebooks/{solutions}) |")
     basis = course.get("gpu_estimate_basis")
     if basis:
         lines += ["", f"How the GPU times are estimated: {_cell(basis)}"]

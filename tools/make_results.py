@@ -313,7 +313,7 @@ def pipeline_lines(results: Path) -> list[str]:
              "in-memory": "pre-cut patches in memory (upper bound)",
              "per-element": "one element per patch (the previous `make_dataset`)"}
     models = {"espcn": "the keras.io example's ESPCN (Y)", "espcn_notebook01": "`espcn` of notebook 01 (Y)",
-              "srresnet": "`srresnet` of notebook 04's demo (6 blocks, 32 filters)"}
+              "srresnet": "`srresnet` of notebook 06's demo (6 blocks, 32 filters)"}
     lines = ["", "Input pipeline (`benchmarks/training_throughput.py`): training patches per second by what feeds the "
                  "model; medians of the turns taken in rotation in one process, ratios = median of the "
                  "per-turn ratios; per CPU second = per second of the process's own CPU time, steadier than the wall "
@@ -366,7 +366,7 @@ def results_markdown(results: Path = ROOT / "results", weights: Path = ROOT / "a
 
 
 def adaptive_lines(results: Path) -> list[str]:
-    """Notebook 08's curve: PSNR-Y against FLOPs as the share of patches sent to the fine model grows."""
+    """Notebook 07's curve: PSNR-Y against FLOPs as the share of patches sent to the fine model grows."""
     data = _load(results, "adaptive_sr.json")
     if not data:
         return ["(no `results/adaptive_sr.json` yet: run `python benchmarks/adaptive_sr.py`)"]

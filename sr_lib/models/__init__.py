@@ -8,17 +8,17 @@ module                     what                                                 
                            ICNR: Aitken et al. 2017, arXiv 1707.02937), :func:`subpixel_stages`
 :mod:`.autoencoders`       :func:`autoencoder`: encoder-decoder with U-Net skips and a VDSR      02
                            global residual, restoring an image at its own size
-:mod:`.unets`              :func:`unet` (Ronneberger et al. 2015, arXiv 1505.04597) and the      03
+:mod:`.unets`              :func:`unet` (Ronneberger et al. 2015, arXiv 1505.04597) and the      05
                            PatchGAN :func:`patchgan_critic` (Isola et al. 2017, arXiv 1611.07004)
-:mod:`.srresnets`          :func:`srresnet`, :func:`srgan_discriminator` (Ledig et al. 2017,     03, 04
+:mod:`.srresnets`          :func:`srresnet`, :func:`srgan_discriminator` (Ledig et al. 2017,     05, 06
                            arXiv 1609.04802) and the :class:`SRGAN` trainer (any generator vs
                            any critic, also U-Net vs PatchGAN)
 :mod:`.edsrs`              :func:`edsr`, EDSR-baseline (Lim et al. 2017, arXiv 1707.02921):     --
                            residual blocks without BatchNorm, sub-pixel tail (``edsr_x4``)
-:mod:`.vaes`               :func:`vae`, :func:`conditional_vae`, :class:`VAE`,                  05
+:mod:`.vaes`               :func:`vae`, :func:`conditional_vae`, :class:`VAE`,                  03
                            :class:`ConditionalVAE`, :func:`kl_divergence`, :func:`gaussian_nll`
                            (Kingma & Welling 2014; Sohn et al. 2015)
-:mod:`.gans`               :func:`dcgan_generator`, :func:`dcgan_discriminator` (Radford et      09
+:mod:`.gans`               :func:`dcgan_generator`, :func:`dcgan_discriminator` (Radford et     04, 10
                            al. 2016), :func:`cyclegan_generator` (Zhu et al. 2017),
                            :class:`DCGAN`, :class:`CycleGAN`, :class:`SampleGrid`, data and
                            diversity helpers

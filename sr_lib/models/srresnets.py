@@ -1,4 +1,4 @@
-"""SRResNet and SRGAN (notebook 04), and the adversarial trainer that notebooks 03 and 04 share.
+"""SRResNet and SRGAN (notebook 06), and the adversarial trainer that notebooks 05 and 06 share.
 
 - :func:`srresnet` / :func:`srgan_discriminator` — Ledig et al. 2017, "Photo-Realistic Single Image
   Super-Resolution Using a Generative Adversarial Network" (arXiv 1609.04802), Fig. 4.
@@ -8,10 +8,10 @@
     features, adversarial weight ``1e-3`` (their Eq. 3). The paper's VGG-19 relu5_4 is
     ``PerceptualLoss(("block5_conv4",), weights="imagenet", network="vgg19")`` (Keras' weights, a
     download); with the default offline weights (torchvision's VGG-16) its counterpart is relu5_3,
-    ``PerceptualLoss(("block5_conv3",))`` (notebook 04 and the shipped ``srgan_x4``).
+    ``PerceptualLoss(("block5_conv3",))`` (notebook 06 and the shipped ``srgan_x4``).
   - pix2pix-style (Isola et al. 2017, arXiv 1611.07004): ``unet`` vs a *conditional*
     ``patchgan_critic``; with ``conditional=True`` the critic sees ``[bicubic(lr), image]``, so it
-    judges whether the image is a plausible sharpening of *this* input (notebook 03).
+    judges whether the image is a plausible sharpening of *this* input (notebook 05).
 
 One step = one discriminator update, then one generator update against the updated
 discriminator (the alternating scheme of the GAN papers). Losses use logits with
@@ -66,7 +66,7 @@ def srresnet(scale: int = 4, num_res_blocks: int = 16, filters: int = 64, channe
     ``bicubic_residual=True`` (not in the paper) adds the bicubic upsampling of the input to the
     output and starts the last layer at zero, so the untrained network *is* bicubic and training
     only learns the missing detail (VDSR's global residual). The paper trains for 10**6 steps and
-    needs no such help; a CPU budget of a few thousand steps does (notebook 04, demo mode).
+    needs no such help; a CPU budget of a few thousand steps does (notebook 06, demo mode).
     ``batch_norm=False`` drops the BatchNorm layers, as EDSR (Lim et al. 2017, arXiv 1707.02921)
     did to SRResNet: BN normalises away the range of the features, which SR needs.
     """

@@ -1,4 +1,4 @@
-"""U-Net generator and PatchGAN critic: notebook 03 (perceptual loss, then a critic).
+"""U-Net generator and PatchGAN critic: notebook 05 (perceptual loss, then a critic).
 
 - :func:`unet` — a U-Net (Ronneberger et al. 2015, arXiv 1505.04597) in low-resolution space with a
   sub-pixel upsampling tail.
