@@ -220,7 +220,7 @@ class DCGAN(KeepNoiseState, AdversarialModel):  # KeepNoiseState: backups keep t
     collapsed generator's batch has a tiny spread, which shows in those statistics, so the
     discriminator can punish a lack of variety. True: ONE call on [real; fake] with shared
     statistics, as :class:`sr_lib.models.SRGAN` does (there, separate batches kept the critic from
-    learning at all); on the course's faces this ran into mode collapse within 300 steps (notebook 04).
+    learning at all); on the course's faces this collapses to one face within a few hundred steps (notebook 04).
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, seed: int | None = None,
