@@ -142,3 +142,16 @@ def test_every_notebook_states_3_to_5_objectives_and_2_to_4_exercises(gen):
         exercises = next((c for c in cells if c.startswith("## Exercises")), "")
         count = len(re.findall(r"^\d+\. ", exercises, re.MULTILINE))
         assert 2 <= count <= 4, f"{row['file']}: {count} exercises under ## Exercises"
+
+
+def test_every_notebook_and_solution_has_one_parameters_cell_with_the_mode(gen):
+    # The README's convention ("every notebook with a `parameters` cell"): papermill-style tools inject
+    # settings after that cell, and a notebook rebuilt from cells can silently lose the tag.
+    import json
+
+    for row in gen.load()["notebook"]:
+        for path in (ROOT / "notebooks" / row["file"], ROOT / "notebooks" / row["solutions"]):
+            cells = json.loads(path.read_text())["cells"]
+            tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+            assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged 'parameters'"
+            assert 'MODE = os.environ.get("SRFS_MODE", "demo")' in "".join(tagged[0]["source"]), path.name
