@@ -267,6 +267,12 @@ class DCGAN(KeepNoiseState, AdversarialModel):  # KeepNoiseState: backups keep t
         logits = self.discriminator(ops.concatenate([ops.cast(real, fake.dtype), fake], axis=0), training=True)
         return logits[:n], logits[n:]
 
+    def _fake_logits(self, real, fake):
+        # The generated batch's logits as the discriminator's update sees them. With separate calls the
+        # generated batch alone is enough: a call on the real batch would only move BatchNorm's moving
+        # averages, which a critic in training mode never reads.
+        return self._logits_pair(real, fake)[1] if self.joint_batch else self.discriminator(fake, training=True)
+
     def train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
         n = ops.shape(real)[0]
@@ -286,10 +292,7 @@ class DCGAN(KeepNoiseState, AdversarialModel):  # KeepNoiseState: backups keep t
         z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
-            # Separate calls: the generated batch alone is all the generator's loss needs (a call on the
-            # real batch would only move BatchNorm's moving averages, which a critic in training mode never reads).
-            fake_logits_g = self._logits_pair(real, fake)[1] if self.joint_batch else self.discriminator(fake, training=True)
-            g_loss = ops.mean(GENERATOR_LOSSES[self.generator_loss](fake_logits_g))
+            g_loss = ops.mean(GENERATOR_LOSSES[self.generator_loss](self._fake_logits(real, fake)))
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
