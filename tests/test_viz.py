@@ -203,3 +203,51 @@ def test_plot_history_always_has_title_and_axis_labels(figures):
     (ax,) = fig.axes
     assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("ESPCN", "optimizer step", "MSE")
     assert list(ax.lines[0].get_xdata()) == [100, 200]
+
+
+def _one_axes_figure(image, interpolation=None):
+    """A 1 x 1 inch figure at 100 dpi whose only axes fills it: the image is drawn 100 pixels wide."""
+    fig = plt.figure(figsize=(1, 1), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    kwargs = {} if interpolation is None else {"interpolation": interpolation}
+    shown = ax.imshow(image, **kwargs)
+    return fig, shown
+
+
+@pytest.mark.parametrize(
+    "side, interpolation, expected",
+    [
+        (40, None, "nearest"),  # 100 / 40 = 2.5 screen pixels per image pixel
+        (50, "antialiased", "nearest"),  # exactly 2: switched
+        (80, None, "auto"),  # 1.25: nearest would double every fourth pixel, stays smoothed
+        (400, None, "auto"),  # drawn 4 times smaller than its size: stays antialiased
+        (40, "bicubic", "bicubic"),  # an explicit choice is kept
+    ],
+)
+def test_show_pixels_when_enlarged_switches_by_scale(rng, figures, side, interpolation, expected):
+    from sr_lib.viz import show_pixels_when_enlarged
+
+    fig, shown = _one_axes_figure(rng.random((side, side, 3)), interpolation)
+    figures.append(fig)
+    switched = show_pixels_when_enlarged(fig)
+    assert shown.get_interpolation() == expected
+    assert switched == (expected == "nearest")
+
+
+def test_show_pixels_when_enlarged_measures_the_drawn_size_not_the_axes(rng, figures):
+    # A wide strip of 8 faces in a square axes: aspect 'equal' draws it 100 px wide (1.6 px per
+    # pixel across), whatever room the axes has vertically, so it must stay smoothed.
+    from sr_lib.viz import show_pixels_when_enlarged
+
+    fig, shown = _one_axes_figure(rng.random((8, 64, 3)))
+    figures.append(fig)
+    assert show_pixels_when_enlarged(fig) == 0
+    assert shown.get_interpolation() == "auto"
+
+
+def test_show_images_draws_small_images_with_nearest_and_large_ones_smoothed(rng, figures):
+    small = show_images([_rgb(rng, 16, 16)] * 2, ["a", "b"])  # about 300 px panels: ~19 px per pixel
+    large = show_images([_rgb(rng, 600, 600)] * 2, ["a", "b"])  # shrunk to about 300 px
+    figures += [small, large]
+    assert [ax.get_images()[0].get_interpolation() for ax in small.axes] == ["nearest"] * 2
+    assert [ax.get_images()[0].get_interpolation() for ax in large.axes] == ["antialiased"] * 2
