@@ -3,11 +3,18 @@
 import keras
 import numpy as np
 import pytest
-from scipy.spatial.distance import pdist
+from scipy.spatial.distance import cdist, pdist
 
 from sr_lib import models
 from sr_lib.models import DCGAN, CycleGAN
-from sr_lib.models.gans import SampleGrid, checkerboard_energy, image_dataset, mean_pairwise_distance, unpaired_dataset
+from sr_lib.models.gans import (
+    SampleGrid,
+    checkerboard_energy,
+    image_dataset,
+    mean_pairwise_distance,
+    nearest_neighbour,
+    unpaired_dataset,
+)
 from sr_lib.layers import InstanceNormalization
 
 
@@ -208,6 +215,24 @@ def test_mean_pairwise_distance_matches_scipy(rng):
     expected = np.mean(pdist(x.reshape(5, -1)) / np.sqrt(48))
     assert mean_pairwise_distance(x) == pytest.approx(expected, rel=1e-9)
     assert mean_pairwise_distance(np.repeat(x[:1], 4, axis=0)) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("block", [1, 3, 4096])  # blocks smaller than, not dividing, larger than the pool
+def test_nearest_neighbour_matches_scipy(rng, block):
+    images, pool = rng.random((6, 4, 4, 3)), rng.random((10, 4, 4, 3)).astype(np.float32)
+    pool[7] = images[2] + 0.001  # one near-copy: index 7 at RMS 0.001
+    distances = cdist(images.reshape(6, -1), pool.reshape(10, -1).astype(np.float64)) / np.sqrt(48)
+    rms, index = nearest_neighbour(images, pool, block=block)
+    np.testing.assert_array_equal(index, distances.argmin(1))
+    np.testing.assert_allclose(rms, distances.min(1), rtol=1e-9, atol=1e-7)
+    assert index[2] == 7 and rms[2] == pytest.approx(0.001, abs=1e-6)
+
+
+def test_nearest_neighbour_rejects_mismatched_shapes(rng):
+    with pytest.raises(ValueError, match="share"):
+        nearest_neighbour(rng.random((2, 4, 4, 3)), rng.random((5, 4, 4, 1)))
+    with pytest.raises(ValueError, match="non-empty"):
+        nearest_neighbour(rng.random((2, 4, 4, 3)), np.zeros((0, 4, 4, 3)))
 
 
 def test_checkerboard_energy():

@@ -45,6 +45,7 @@ __all__ = [
     "image_dataset",
     "unpaired_dataset",
     "mean_pairwise_distance",
+    "nearest_neighbour",
     "checkerboard_energy",
 ]
 
@@ -484,6 +485,40 @@ def mean_pairwise_distance(images) -> float:
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0) / x.shape[1]
     i, j = np.triu_indices(len(x), 1)
     return float(np.sqrt(d2[i, j]).mean())
+
+
+def nearest_neighbour(images, pool, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's nearest neighbour in ``pool``: its RMS pixel distance and its index.
+
+    The test that tells a collapsed generator from one that has not started (both score a low
+    :func:`mean_pairwise_distance`): a collapsed one draws a face, close to some training face; noise
+    is far from all of them. The index says *whose* face a sample resembles (notebook 04's latent walk).
+
+    Args:
+        images: (n, H, W, C) array, any real dtype and scale (the distance is in its units).
+        pool: (m, H, W, C) with the same H, W, C, m >= 1, e.g. the training faces.
+        block: pool images compared at a time; bounds memory to about ``n * block`` float64 distances
+            plus one block in float64 (CelebA's 60,000 faces at once would take 6 GB, twice).
+
+    Returns:
+        ``(rms, index)``: float64 (n,) RMS distance over all pixels and channels, and int64 (n,)
+        index into ``pool`` (the first one on ties).
+
+    Raises:
+        ValueError: an empty pool, or image and pool shapes that differ.
+    """
+    x = np.asarray(images, np.float64)
+    pool = np.asarray(pool)
+    if len(pool) == 0 or x.shape[1:] != pool.shape[1:]:
+        raise ValueError(f"nearest_neighbour: images {x.shape} and pool {pool.shape} must share (H, W, C), pool non-empty")
+    x = x.reshape(len(x), -1)
+    best, where = np.full(len(x), np.inf), np.zeros(len(x), np.int64)
+    for start in range(0, len(pool), block):
+        p = pool[start : start + block].reshape(-1, x.shape[1]).astype(np.float64)
+        d2 = (x**2).sum(1)[:, None] + (p**2).sum(1)[None] - 2 * x @ p.T
+        closer = d2.min(1) < best  # strict: an earlier block keeps its tie
+        best[closer], where[closer] = d2.min(1)[closer], start + d2.argmin(1)[closer]
+    return np.sqrt(np.maximum(best, 0.0) / x.shape[1]), where
 
 
 def checkerboard_energy(images) -> float:
