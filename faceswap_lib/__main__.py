@@ -394,12 +394,13 @@ def _warn_expression_coverage(a_dir, b_dir, fraction: float) -> None:
 
     from .alignments import read_alignments
     from .model_folder import holdout_split
-    from .score import expression_coverage, training_openings
+    from .score import expression_coverage, face_openings
 
     openings = {}
     for person, folder in (("A", a_dir), ("B", b_dir)):
-        held = holdout_split(read_alignments(folder, arrays=False)["faces"], fraction)[2]
-        openings[person] = training_openings(folder, {clip: h["first_frame"] for clip, h in held.items()})
+        faces = read_alignments(folder, arrays=False)["faces"]  # once: a long clip's sidecar is megabytes
+        held = holdout_split(faces, fraction)[2]
+        openings[person] = face_openings(faces, {clip: h["first_frame"] for clip, h in held.items()})
     if not all(len(openings[person][0]) for person in openings):
         return  # a folder without training faces: train() says so, naming it
     for source, target, folder in (("A", "B", b_dir), ("B", "A", a_dir)):

@@ -64,6 +64,7 @@ __all__ = [
     "MOVING_MOUTH_STD",
     "expression_coverage",
     "training_openings",
+    "face_openings",
     "score_faces",
     "score_clip",
     "format_report",
@@ -303,10 +304,14 @@ def training_openings(folder, held_out: dict[str, int] | None = None) -> tuple[n
     Raises as :func:`faceswap_lib.alignments.read_alignments`."""
     from .alignments import read_alignments
 
-    faces = [f for f in read_alignments(folder, arrays=False)["faces"]
-             if not (held_out and f["video"] in held_out and f["frame"] >= held_out[f["video"]])]
-    return (np.array([mouth_opening(f["landmarks"]) for f in faces]),
-            np.array([eye_opening(f["landmarks"]) for f in faces]))
+    return face_openings(read_alignments(folder, arrays=False)["faces"], held_out)
+
+
+def face_openings(faces: list[dict], held_out: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`training_openings` of faces already read: the ``"faces"`` entries of an ``alignments.json``."""
+    kept = [f for f in faces if not (held_out and f["video"] in held_out and f["frame"] >= held_out[f["video"]])]
+    return (np.array([mouth_opening(f["landmarks"]) for f in kept]),
+            np.array([eye_opening(f["landmarks"]) for f in kept]))
 
 
 def score_faces(source: list[FaceMeasure], swapped: list[FaceMeasure], reference: Reference,
