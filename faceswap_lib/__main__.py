@@ -399,8 +399,8 @@ def _warn_expression_coverage(a_dir, b_dir, fraction: float) -> None:
     openings = {}
     for person, folder in (("A", a_dir), ("B", b_dir)):
         faces = read_alignments(folder, arrays=False)["faces"]  # once: a long clip's sidecar is megabytes
-        held = holdout_split(faces, fraction)[2]
-        openings[person] = face_openings(faces, {clip: h["first_frame"] for clip, h in held.items()})
+        train = holdout_split(faces, fraction)[0]
+        openings[person] = face_openings([faces[i] for i in train])
     if not all(len(openings[person][0]) for person in openings):
         return  # a folder without training faces: train() says so, naming it
     for source, target, folder in (("A", "B", b_dir), ("B", "A", a_dir)):

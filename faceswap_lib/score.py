@@ -308,7 +308,20 @@ def training_openings(folder, held_out: dict[str, int] | None = None) -> tuple[n
 
 
 def face_openings(faces: list[dict], held_out: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`training_openings` of faces already read: the ``"faces"`` entries of an ``alignments.json``."""
+    """:func:`training_openings` of faces already read.
+
+    Args:
+        faces: ``"faces"`` entries of an ``alignments.json`` (:func:`faceswap_lib.alignments.read_alignments`
+            with ``arrays=False``), each with ``"video"``, ``"frame"`` and 68 ``"landmarks"``.
+        held_out: clip key -> first held-out frame; those frames and later ones are left out.
+
+    Returns:
+        ``(mouth, eyes)``: float64 arrays of shape (n,), one per kept face (possibly empty), in
+        inter-ocular distances (:func:`mouth_opening`, :func:`eye_opening`).
+
+    Raises:
+        KeyError: an entry without ``"video"``, ``"frame"`` or ``"landmarks"``.
+    """
     kept = [f for f in faces if not (held_out and f["video"] in held_out and f["frame"] >= held_out[f["video"]])]
     return (np.array([mouth_opening(f["landmarks"]) for f in kept]),
             np.array([eye_opening(f["landmarks"]) for f in kept]))

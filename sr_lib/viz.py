@@ -168,28 +168,40 @@ def show_pixels_when_enlarged(fig: plt.Figure, min_scale: float = NEAREST_FROM) 
     blurs the very pixels a reader should judge, and the smooth gradients make the stored PNG about 3
     times larger (a 4 x 6 grid of 64-pixel faces: 840 KB smoothed, 301 KB nearest). Below 2 times,
     nearest would repeat some rows and columns but not others, which looks like aliasing, so those
-    images stay smoothed, as do images drawn smaller than their size. Only images left at the default
-    (``'auto'`` or ``'antialiased'``) are switched: an explicit choice such as ``'bicubic'`` stays.
+    images stay smoothed, as do images drawn smaller than their size. Only visible, non-empty images
+    left at the default (``'auto'`` or ``'antialiased'``) are switched: an explicit choice such as
+    ``'bicubic'`` stays.
 
     Call it when the figure's size and layout are final (just before ``plt.show()``): it lays the
-    figure out once to measure each image on screen, at the figure's own dpi (which the notebooks'
-    inline backend also saves at). :func:`show_images` calls it itself.
+    figure out once and measures each image on screen at the figure's own dpi, which is what the
+    notebooks' inline backend saves at (100). Saved at a lower dpi, an image may end up below
+    ``min_scale`` but nearest; a later call never switches an image back. :func:`show_images` calls
+    it itself.
 
     Args:
         fig: a matplotlib Figure, any layout; images in inset axes count too.
-        min_scale: screen pixels per image pixel (the smaller of the two axes) from which to switch.
+        min_scale: screen pixels per image pixel (the smaller of the two axes) from which to
+            switch; > 0.
 
     Returns:
         How many images were switched to ``'nearest'``.
+
+    Raises:
+        ValueError: ``min_scale`` not > 0.
     """
     from matplotlib.image import AxesImage
 
+    if not min_scale > 0:
+        raise ValueError(f"show_pixels_when_enlarged: min_scale must be > 0, got {min_scale}")
     fig.draw_without_rendering()  # runs the layout engine, so every axes has its final size
     switched = 0
     for image in fig.findobj(AxesImage):
+        array = image.get_array()
+        if array is None or array.size == 0 or not image.get_visible():
+            continue
         if image.get_interpolation() not in ("auto", "antialiased"):
             continue
-        rows, cols = image.get_array().shape[:2]
+        rows, cols = array.shape[:2]
         box = image.get_window_extent()
         if min(abs(box.width) / cols, abs(box.height) / rows) >= min_scale:
             image.set_interpolation("nearest")

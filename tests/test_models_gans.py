@@ -228,11 +228,28 @@ def test_nearest_neighbour_matches_scipy(rng, block):
     assert index[2] == 7 and rms[2] == pytest.approx(0.001, abs=1e-6)
 
 
-def test_nearest_neighbour_rejects_mismatched_shapes(rng):
+def test_nearest_neighbour_uint8_does_not_wrap(rng):
+    # uint8 arithmetic would wrap (200 - 10 squared overflows): distances must be those of the floats.
+    images = rng.integers(0, 256, (3, 4, 4, 3), dtype=np.uint8)
+    pool = rng.integers(0, 256, (5, 4, 4, 3), dtype=np.uint8)
+    distances = cdist(images.reshape(3, -1).astype(float), pool.reshape(5, -1).astype(float)) / np.sqrt(48)
+    rms, index = nearest_neighbour(images, pool, block=2)
+    np.testing.assert_array_equal(index, distances.argmin(1))
+    np.testing.assert_allclose(rms, distances.min(1), rtol=1e-9)
+
+
+def test_nearest_neighbour_of_no_images_is_empty(rng):
+    rms, index = nearest_neighbour(np.zeros((0, 4, 4, 3)), rng.random((5, 4, 4, 3)))
+    assert rms.shape == index.shape == (0,)
+
+
+def test_nearest_neighbour_rejects_bad_arguments(rng):
     with pytest.raises(ValueError, match="share"):
         nearest_neighbour(rng.random((2, 4, 4, 3)), rng.random((5, 4, 4, 1)))
     with pytest.raises(ValueError, match="non-empty"):
         nearest_neighbour(rng.random((2, 4, 4, 3)), np.zeros((0, 4, 4, 3)))
+    with pytest.raises(ValueError, match="block"):
+        nearest_neighbour(rng.random((2, 4, 4, 3)), rng.random((5, 4, 4, 3)), block=0)
 
 
 def test_checkerboard_energy():

@@ -251,3 +251,17 @@ def test_show_images_draws_small_images_with_nearest_and_large_ones_smoothed(rng
     figures += [small, large]
     assert [ax.get_images()[0].get_interpolation() for ax in small.axes] == ["nearest"] * 2
     assert [ax.get_images()[0].get_interpolation() for ax in large.axes] == ["antialiased"] * 2
+
+
+def test_show_pixels_when_enlarged_handles_gray_and_skips_hidden_images(rng, figures):
+    from sr_lib.viz import show_pixels_when_enlarged
+
+    fig, gray = _one_axes_figure(rng.random((40, 40)))  # 2-D, drawn with a colormap: 2.5x
+    hidden = fig.axes[0].imshow(rng.random((40, 40)))
+    hidden.set_visible(False)
+    figures.append(fig)
+    assert show_pixels_when_enlarged(fig) == 1
+    assert gray.get_interpolation() == "nearest"
+    assert hidden.get_interpolation() == "auto"
+    with pytest.raises(ValueError, match="min_scale"):
+        show_pixels_when_enlarged(fig, min_scale=0)

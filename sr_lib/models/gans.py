@@ -495,29 +495,35 @@ def nearest_neighbour(images, pool, block: int = 4096) -> tuple[np.ndarray, np.n
     is far from all of them. The index says *whose* face a sample resembles (notebook 04's latent walk).
 
     Args:
-        images: (n, H, W, C) array, any real dtype and scale (the distance is in its units).
-        pool: (m, H, W, C) with the same H, W, C, m >= 1, e.g. the training faces.
-        block: pool images compared at a time; bounds memory to about ``n * block`` float64 distances
-            plus one block in float64 (CelebA's 60,000 faces at once would take 6 GB, twice).
+        images: (n, H, W, C) array (n may be 0), any real dtype and scale; computed in float64, so
+            uint8 does not overflow. The distance is in the images' units.
+        pool: (m, H, W, C) with the same H, W, C and m >= 1, e.g. the training faces.
+        block: pool images compared at a time, >= 1; bounds memory to about ``n * block`` float64
+            distances plus one block in float64 (CelebA's 60,000 faces at once would take 6 GB, twice).
 
     Returns:
         ``(rms, index)``: float64 (n,) RMS distance over all pixels and channels, and int64 (n,)
-        index into ``pool`` (the first one on ties).
+        index into ``pool``; on ties (up to float rounding: an exact copy scores about 1e-8, not 0)
+        the first. NaN in the inputs is not checked: it gives ``inf`` and index 0.
 
     Raises:
-        ValueError: an empty pool, or image and pool shapes that differ.
+        ValueError: an empty pool, image and pool shapes that differ, or ``block < 1``.
     """
     x = np.asarray(images, np.float64)
     pool = np.asarray(pool)
     if len(pool) == 0 or x.shape[1:] != pool.shape[1:]:
         raise ValueError(f"nearest_neighbour: images {x.shape} and pool {pool.shape} must share (H, W, C), pool non-empty")
-    x = x.reshape(len(x), -1)
+    if block < 1:
+        raise ValueError(f"nearest_neighbour: block must be >= 1, got {block}")
+    x = x.reshape(len(x), int(np.prod(x.shape[1:])))
+    x_sq = (x**2).sum(1)[:, None]
     best, where = np.full(len(x), np.inf), np.zeros(len(x), np.int64)
     for start in range(0, len(pool), block):
         p = pool[start : start + block].reshape(-1, x.shape[1]).astype(np.float64)
-        d2 = (x**2).sum(1)[:, None] + (p**2).sum(1)[None] - 2 * x @ p.T
-        closer = d2.min(1) < best  # strict: an earlier block keeps its tie
-        best[closer], where[closer] = d2.min(1)[closer], start + d2.argmin(1)[closer]
+        d2 = x_sq + (p**2).sum(1)[None] - 2 * x @ p.T
+        block_best = d2.min(1)
+        closer = block_best < best  # strict: an earlier block keeps its tie
+        best[closer], where[closer] = block_best[closer], start + d2.argmin(1)[closer]
     return np.sqrt(np.maximum(best, 0.0) / x.shape[1]), where
 
 
